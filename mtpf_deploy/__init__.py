@@ -1,0 +1,2 @@
+"""mtpf-deploy."""
+__version__ = "0.1.0"

@@ -1,0 +1,167 @@
+"""``mtpf-deploy`` command line (click)."""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import MtpfError
+
+
+def _friendly(fn):
+    """Turn our errors into a one-line message (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MtpfError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _log(msg: str) -> None:
+    click.echo(msg, err=msg.startswith("warning"))
+
+
+@click.group()
+@click.version_option(__version__, prog_name="mtpf-deploy")
+def main() -> None:
+    """Ship one small shared text encoder with many small swappable per-app adapters."""
+
+
+def data_options(fn):
+    """Options choosing the data: a registered dataset or files."""
+    opts = [
+        click.option("--dataset", help="registered dataset name (see `mtpf-deploy datasets`)"),
+        click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+                     help="folder holding the registered datasets (e.g. shared/data)"),
+        click.option("--train", "train_file", type=click.Path(dir_okay=False, path_type=Path), help="training file"),
+        click.option("--dev", "dev_file", type=click.Path(dir_okay=False, path_type=Path), help="dev file"),
+        click.option("--test", "test_file", type=click.Path(dir_okay=False, path_type=Path), help="test file"),
+        click.option("--format", "fmt", help="file format: bio | csv | tsv | label-text | semicolon | at | jsonl | json"),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def common_train_options(fn):
+    opts = [
+        click.option("--backbone", default="default", show_default=True,
+                     help="'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder"),
+        click.option("--out", required=True, type=click.Path(path_type=Path), help="output adapter folder"),
+        click.option("--overwrite", is_flag=True, help="replace --out if it exists"),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--device", default="cpu", show_default=True),
+        click.option("--max-length", default=128, show_default=True, help="max sub-words per input"),
+        click.option("--batch-size", default=64, show_default=True),
+        click.option("--train-fraction", default=1.0, show_default=True, help="seeded fraction of train (low-resource)"),
+        click.option("--examples", default=3, show_default=True, help="dev predictions to print from the saved adapter"),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _splits(task, dataset, data_root, train_file, dev_file, test_file, fmt):
+    from .data.files import load_task_splits
+
+    return load_task_splits(task, dataset, data_root, {"train": train_file, "dev": dev_file, "test": test_file}, fmt)
+
+
+@main.command("datasets")
+def datasets_cmd() -> None:
+    """List the registered datasets (task, splits, licence)."""
+    from .data.registry import REGISTRY, split_names
+
+    for name, spec in sorted(REGISTRY.items()):
+        click.echo(f"{name:30s} {spec.task:9s} {','.join(split_names(name)):16s} {spec.license}")
+
+
+@main.group()
+def adapt() -> None:
+    """App side: train an adapter for one task on top of the shared backbone."""
+
+
+@adapt.command("ner")
+@data_options
+@common_train_options
+@click.option("--r", default=32, show_default=True, help="LoRA rank")
+@click.option("--alpha", default=64, show_default=True, help="LoRA alpha")
+@click.option("--init-adapter", type=click.Path(file_okay=False, path_type=Path),
+              help="PEFT adapter (e.g. the task-primary NER LoRA) initialising the layers it covers")
+@click.option("--warmup-epochs", default=10, show_default=True, help="head-only epochs (encoder frozen)")
+@click.option("--epochs", default=30, show_default=True, help="joint LoRA + head epochs")
+@click.option("--lr", default=5e-4, show_default=True)
+@click.option("--head-lr", default=1e-3, show_default=True)
+@click.option("--weight-decay", default=0.01, show_default=True)
+@_friendly
+def adapt_ner_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, backbone, out, overwrite, seed, device,
+                  max_length, batch_size, train_fraction, examples, r, alpha, init_adapter, warmup_epochs, epochs,
+                  lr, head_lr, weight_decay) -> None:
+    """NER: LoRA on query/key/MLP of all layers + token head (head warm-up, then joint training)."""
+    from .training.adapt_ner import NerAdaptConfig, adapt_ner
+    from .training.preview import preview_ner
+
+    splits = _splits("ner", dataset, data_root, train_file, dev_file, test_file, fmt)
+    cfg = NerAdaptConfig(backbone=backbone, r=r, alpha=alpha, init_adapter=str(init_adapter) if init_adapter else None,
+                         warmup_epochs=warmup_epochs, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+                         weight_decay=weight_decay, max_length=max_length, train_fraction=train_fraction,
+                         seed=seed, device=device)
+    click.echo(f"adapt ner: {len(splits['train'])} train sentences, backbone {backbone}")
+    adapt_ner(cfg, splits, out, overwrite, log=_log)
+    click.echo(f"wrote {out}")
+    sample = splits.get("dev") or splits.get("test") or []
+    if examples and sample:
+        preview_ner(backbone, out, sample[:examples], device, _log)
+
+
+@adapt.command("tc")
+@data_options
+@common_train_options
+@click.option("--adapter", type=click.Path(file_okay=False, path_type=Path),
+              help="TC LoRA (e.g. task-primary) kept active while embedding")
+@click.option("--n-experiments", default=10, show_default=True, help="MTEB protocol: runs on undersampled train")
+@click.option("--samples-per-label", default="8", show_default=True, help="MTEB undersampling per label, or 'all'")
+@click.option("--max-iter", default=100, show_default=True, help="logistic regression iterations")
+@click.option("--no-normalize", is_flag=True, help="do not L2-normalise pooled embeddings")
+@click.option("--finetune", is_flag=True, help="train a LoRA + linear head with cross-entropy instead")
+@click.option("--r", default=32, show_default=True)
+@click.option("--alpha", default=64, show_default=True)
+@click.option("--warmup-epochs", default=2, show_default=True)
+@click.option("--epochs", default=5, show_default=True)
+@click.option("--lr", default=5e-4, show_default=True)
+@_friendly
+def adapt_tc_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, backbone, out, overwrite, seed, device,
+                 max_length, batch_size, train_fraction, examples, adapter, n_experiments, samples_per_label, max_iter,
+                 no_normalize, finetune, r, alpha, warmup_epochs, epochs, lr) -> None:
+    """Text classification: mean-pooled embeddings -> logistic regression (MTEB protocol)."""
+    from .training.adapt_tc import TcAdaptConfig, adapt_tc
+    from .training.preview import preview_tc
+
+    if samples_per_label == "all":
+        spl = None
+    elif samples_per_label.isdigit() and int(samples_per_label) > 0:
+        spl = int(samples_per_label)
+    else:
+        raise MtpfError(f"--samples-per-label must be a positive integer or 'all', not {samples_per_label!r}")
+    splits = _splits("tc", dataset, data_root, train_file, dev_file, test_file, fmt)
+    cfg = TcAdaptConfig(backbone=backbone, adapter=str(adapter) if adapter else None, n_experiments=n_experiments,
+                        samples_per_label=spl, max_iter=max_iter, normalize=not no_normalize, max_length=max_length,
+                        batch_size=batch_size, train_fraction=train_fraction, seed=seed, device=device,
+                        finetune=finetune, r=r, alpha=alpha, warmup_epochs=warmup_epochs, epochs=epochs, lr=lr)
+    click.echo(f"adapt tc: {len(splits['train'])} train examples, backbone {backbone}")
+    adapt_tc(cfg, splits, out, overwrite, log=_log)
+    click.echo(f"wrote {out}")
+    sample = splits.get("dev") or splits.get("test") or []
+    if examples and sample:
+        preview_tc(backbone, out, sample[:examples], device, _log)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

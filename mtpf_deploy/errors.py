@@ -1,0 +1,17 @@
+"""User-facing errors: every message names the problem (and the file/line when there is one)."""
+from __future__ import annotations
+
+
+class MtpfError(Exception):
+    """An error caused by the user's input or environment, printed without a traceback by the CLI."""
+
+
+class DataFormatError(MtpfError):
+    """A data file is malformed; the message names the file and line."""
+
+    def __init__(self, path: object, line: int | None, problem: str):
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.line = line
+        self.problem = problem

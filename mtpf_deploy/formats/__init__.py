@@ -1,0 +1,1 @@
+"""On-disk formats shared by the training, export and runtime sides (no torch here)."""

@@ -1,0 +1,64 @@
+"""Tiny random BERTs built in-process from a config, for tests and quick experiments."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from transformers import BertConfig, BertModel
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def build_wordpiece_tokenizer(words: Iterable[str], lowercase: bool = True) -> Tokenizer:
+    """A BERT-style WordPiece tokenizer over the given words plus single characters (as ## pieces too)."""
+    vocab_list = list(SPECIALS)
+    seen = set(vocab_list)
+    chars: set[str] = set()
+    for w in words:
+        w = w.lower() if lowercase else w
+        chars.update(w)
+        if w not in seen:
+            seen.add(w)
+            vocab_list.append(w)
+    for c in sorted(chars):
+        for piece in (c, "##" + c):
+            if piece not in seen:
+                seen.add(piece)
+                vocab_list.append(piece)
+    vocab = {tok: i for i, tok in enumerate(vocab_list)}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=lowercase)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    tok.decoder = decoders.WordPiece()
+    return tok
+
+
+def make_tiny_bert(
+    out_dir: str | Path,
+    words: Iterable[str],
+    hidden: int = 32,
+    layers: int = 2,
+    heads: int = 2,
+    intermediate: int = 64,
+    max_positions: int = 128,
+    seed: int = 0,
+) -> Path:
+    """Write a random BERT (config.json, model.safetensors, tokenizer.json) to ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok = build_wordpiece_tokenizer(words)
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=hidden, num_hidden_layers=layers,
+        num_attention_heads=heads, intermediate_size=intermediate, max_position_embeddings=max_positions,
+        pad_token_id=0,
+    )
+    torch.manual_seed(seed)
+    BertModel(config, add_pooling_layer=False).save_pretrained(out_dir)
+    tok.save(str(out_dir / "tokenizer.json"))
+    return out_dir

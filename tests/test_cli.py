@@ -1,0 +1,78 @@
+"""The CLI end to end on a tiny model, and its error messages (one line, no traceback)."""
+from __future__ import annotations
+
+import csv
+import json
+
+from click.testing import CliRunner
+
+from mtpf_deploy.cli import main
+
+
+def _write_csv(path, examples):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for x in examples:
+            w.writerow([x.text, x.label])
+    return path
+
+
+def _write_bio(path, sentences):
+    path.write_text("".join("".join(f"{w}\t{t}\n" for w, t in zip(s.words, s.tags)) + "\n" for s in sentences))
+    return path
+
+
+def test_adapt_tc_cli_end_to_end(tiny_bert, tc_splits, tmp_path):
+    train = _write_csv(tmp_path / "train.csv", tc_splits["train"])
+    test = _write_csv(tmp_path / "test.csv", tc_splits["test"])
+    res = CliRunner().invoke(main, ["adapt", "tc", "--backbone", str(tiny_bert), "--train", str(train), "--test",
+                                    str(test), "--format", "csv", "--out", str(tmp_path / "o"), "--n-experiments", "2",
+                                    "--samples-per-label", "all"])
+    assert res.exit_code == 0, res.output
+    assert "test: accuracy" in res.output and "pred" in res.output
+    assert json.loads((tmp_path / "o/metrics.json").read_text())["test"]["accuracy"] > 0.8
+
+
+def test_adapt_ner_cli_end_to_end(tiny_bert, ner_splits, tmp_path):
+    train = _write_bio(tmp_path / "train.conll", ner_splits["train"])
+    dev = _write_bio(tmp_path / "dev.conll", ner_splits["dev"])
+    res = CliRunner().invoke(main, ["adapt", "ner", "--backbone", str(tiny_bert), "--train", str(train), "--dev",
+                                    str(dev), "--out", str(tmp_path / "o"), "--r", "4", "--alpha", "8",
+                                    "--warmup-epochs", "1", "--epochs", "2", "--examples", "2"])
+    assert res.exit_code == 0, res.output
+    assert "dev: entity F1" in res.output and res.output.count("gold:") == 2
+
+
+def test_errors_are_one_clear_line(tiny_bert, tmp_path):
+    runner = CliRunner()
+    cases = [
+        (["adapt", "ner", "--out", str(tmp_path / "x")], "no training data"),
+        (["adapt", "ner", "--dataset", "nope", "--data-root", str(tmp_path), "--out", str(tmp_path / "x")],
+         "unknown dataset 'nope'"),
+        (["adapt", "tc", "--dataset", "wnut17", "--data-root", str(tmp_path), "--out", str(tmp_path / "x")],
+         "is a ner dataset, not tc"),
+        (["adapt", "ner", "--backbone", str(tmp_path), "--train", str(tmp_path / "missing.conll"),
+          "--out", str(tmp_path / "x")], "no such file"),
+        (["adapt", "tc", "--train", str(tmp_path / "a.csv"), "--format", "csv", "--samples-per-label", "x",
+          "--out", str(tmp_path / "x")], "--samples-per-label must be"),
+    ]
+    bad = tmp_path / "bad.conll"
+    bad.write_text("word\tO\nlonely\n")
+    cases.append((["adapt", "ner", "--backbone", str(tiny_bert), "--train", str(bad), "--out", str(tmp_path / "x")],
+                  "bad.conll:2: expected a token and a tag"))
+    cases.append((["adapt", "ner", "--backbone", str(tmp_path / "nodir"), "--train", str(bad), "--out",
+                   str(tmp_path / "x")], "bad.conll:2"))
+    for args, message in cases:
+        res = runner.invoke(main, args)
+        assert res.exit_code == 1, (args, res.output)
+        assert message in res.output, (args, res.output)
+        assert "Traceback" not in res.output
+    assert not (tmp_path / "x").exists()  # nothing half-written
+
+
+def test_bad_backbone_is_a_clear_error(tiny_bert, ner_splits, tmp_path):
+    train = _write_bio(tmp_path / "train.conll", ner_splits["train"][:5])
+    res = CliRunner().invoke(main, ["adapt", "ner", "--backbone", str(tmp_path / "nodir"), "--train", str(train),
+                                    "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "is not a directory" in res.output
