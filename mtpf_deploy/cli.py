@@ -163,5 +163,115 @@ def adapt_tc_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, backb
         preview_tc(backbone, out, sample[:examples], device, _log)
 
 
+@main.command("export")
+@click.option("--backbone", default=None, help="'default', a local Hugging Face folder, or (with --run) RUN/backbone")
+@click.option("--adapters", default="", help="comma list: names in RUN/adapters, name=PATH, or adapter folders")
+@click.option("--run", type=click.Path(file_okay=False, path_type=Path), help="a pretrain run folder")
+@click.option("--quantize", type=click.Choice(["int8", "none"]), default="int8", show_default=True)
+@click.option("--max-length", type=int, default=None, help="longest input window (default: min(512, positions))")
+@click.option("--opset", default=18, show_default=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="bundle folder to write")
+@click.option("--overwrite", is_flag=True)
+@_friendly
+def export_cmd(backbone, adapters, run, quantize, max_length, opset, out, overwrite) -> None:
+    """System side: write the bundle (ONNX backbone with LoRA slots + one file per adapter)."""
+    from .export.bundle import export_bundle, resolve_adapter_specs
+
+    if backbone is None:
+        backbone = str(run / "backbone") if run is not None else "default"
+    specs = resolve_adapter_specs(adapters.split(",") if adapters else [], run)
+    export_bundle(backbone, specs, out, quantize, max_length, opset, overwrite, log=_log)
+    click.echo(f"wrote {out}")
+
+
+@main.command("pack")
+@click.option("--bundle", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--adapter", "adapter_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", required=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="the .mtpfa to write")
+@click.option("--overwrite", is_flag=True)
+@_friendly
+def pack_cmd(bundle, adapter_dir, name, out, overwrite) -> None:
+    """App side: pack one adapter folder into a .mtpfa for an existing bundle."""
+    from .export.bundle import pack_single
+
+    info = pack_single(bundle, adapter_dir, name, out, overwrite)
+    click.echo(f"wrote {out} ({info['task']}, {out.stat().st_size / 1024:.0f} KiB)")
+
+
+@main.command("predict")
+@click.option("--bundle", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--adapter", required=True, help="adapter name in the bundle, or a .mtpfa path")
+@click.option("--input", "input_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="one text per line ('-' or absent with no TEXT: stdin)")
+@click.option("--threads", type=int, default=None)
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--top-k", default=5, show_default=True, help="TC: how many label probabilities to print (0: all)")
+@click.argument("texts", nargs=-1)
+@_friendly
+def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, texts) -> None:
+    """Run an adapter on texts; prints one JSON object per text (JSONL)."""
+    import json
+    import time
+
+    from .runtime import SystemModel
+
+    if not texts:
+        stream = sys.stdin if input_file in (None, Path("-")) else open(input_file, encoding="utf-8")
+        texts = [line.rstrip("\n") for line in stream]
+    system = SystemModel.load(bundle, threads=threads)
+    ad = system.load_adapter(adapter)
+    t0 = time.perf_counter()
+    if ad.task == "ner":
+        results = [{"entities": [e.to_json() for e in r]} for r in system.entities(list(texts), ad, batch_size)]
+    elif ad.task == "tc":
+        results = []
+        for c in system.classify(list(texts), ad, batch_size):
+            r = c.to_json()
+            if top_k:
+                r["probabilities"] = dict(sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:top_k])
+            results.append(r)
+    else:
+        results = [{"embedding": v.tolist()} for v in system.embed(list(texts), ad, batch_size=batch_size)]
+    ms = (time.perf_counter() - t0) * 1000
+    for text, r in zip(texts, results):
+        click.echo(json.dumps({"text": text, "adapter": ad.name, **r}, ensure_ascii=False))
+    click.echo(f"{len(texts)} text(s) in {ms:.1f} ms ({ms / max(len(texts), 1):.1f} ms/text)", err=True)
+
+
+@main.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--bundle", type=click.Path(file_okay=False, path_type=Path), help="check an adapter against this bundle")
+@_friendly
+def inspect_cmd(path, bundle) -> None:
+    """Show a bundle's or an adapter file's manifest, sizes and (with --bundle) hash match."""
+    import json
+
+    from .formats.adapter_file import read_adapter_file
+    from .formats.bundle import read_bundle_manifest
+
+    if path.is_dir():
+        m = read_bundle_manifest(path)
+        bb = m["backbone"]
+        model = path / bb["file"]
+        click.echo(f"bundle {path}")
+        click.echo(f"  backbone  {bb['file']}  {model.stat().st_size / 1e6:.1f} MB  {bb['precision']}  opset {bb['opset']}")
+        click.echo(f"  layers {bb['num_layers']}  hidden {bb['hidden_size']}  max length {bb['max_length']}  "
+                   f"{len(bb['slots'])} LoRA slots")
+        click.echo(f"  sha256 {bb['sha256']}\n  weights {bb['weights_sha256']}")
+        for name, rel in m.get("adapters", {}).items():
+            click.echo(f"  adapter {name}: {rel} ({(path / rel).stat().st_size / 1024:.0f} KiB)")
+        return
+    af = read_adapter_file(path)
+    click.echo(json.dumps(af.manifest, indent=2, sort_keys=True))
+    click.echo(f"file size {path.stat().st_size / 1024:.1f} KiB")
+    if bundle is not None:
+        want = read_bundle_manifest(bundle)["backbone"]["weights_sha256"]
+        if want == af.backbone_sha256:
+            click.echo(f"backbone hash matches {bundle}")
+        else:
+            raise MtpfError(f"adapter {path} was made for backbone {af.backbone_sha256}, but {bundle} has {want}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

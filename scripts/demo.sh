@@ -14,3 +14,18 @@ echo
 echo "== adapt tc: Banking77 sample (77 intents, 16 train / 6 test per intent) =="
 $BIN/mtpf-deploy adapt tc --train demo_data/banking77_train.csv --test demo_data/banking77_test.csv \
   --format csv --out "$OUT/tc" --overwrite --examples 3
+
+echo
+echo "== export: int8 ONNX backbone with LoRA slots + one file per adapter =="
+$BIN/mtpf-deploy export --backbone default --adapters "ner=$OUT/ner,tc=$OUT/tc" --quantize int8 \
+  --out "$OUT/bundle" --overwrite
+$BIN/mtpf-deploy inspect "$OUT/bundle"
+
+echo
+echo "== predict (CLI, JSONL) =="
+$BIN/mtpf-deploy predict --bundle "$OUT/bundle" --adapter ner "Taylor Swift played Madison Square Garden last night"
+$BIN/mtpf-deploy predict --bundle "$OUT/bundle" --adapter tc "My card payment was declined at the shop"
+
+echo
+echo "== runtime: one session, adapter switched per call =="
+$BIN/python scripts/demo_runtime.py "$OUT/bundle"

@@ -78,3 +78,28 @@ def need_shared_data() -> Path:
     if not DATA_ROOT.is_dir():
         pytest.skip(f"shared data not found at {DATA_ROOT} (set MTPF_DATA_ROOT)")
     return DATA_ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_adapters(tiny_bert, ner_splits, tc_splits, tmp_path_factory) -> dict[str, Path]:
+    """Adapter folders made by ``adapt`` on the tiny BERT: NER (LoRA + head) and TC (LoRA + head)."""
+    from mtpf_deploy.training.adapt_ner import NerAdaptConfig, adapt_ner
+    from mtpf_deploy.training.adapt_tc import TcAdaptConfig, adapt_tc
+
+    root = tmp_path_factory.mktemp("tiny_adapters")
+    quiet = lambda m: None  # noqa: E731
+    adapt_ner(NerAdaptConfig(backbone=str(tiny_bert), r=4, alpha=8, warmup_epochs=3, epochs=30, batch_size=32,
+                             lr=5e-3, head_lr=1e-2), ner_splits, root / "ner", log=quiet)
+    adapt_tc(TcAdaptConfig(backbone=str(tiny_bert), finetune=True, r=4, alpha=8, warmup_epochs=2, epochs=10,
+                           lr=3e-3, head_lr=1e-2, batch_size=32), tc_splits, root / "tc", log=quiet)
+    return {"ner": root / "ner", "tc": root / "tc"}
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_bert, tiny_adapters, tmp_path_factory) -> Path:
+    """fp32 bundle of the tiny BERT with both adapters."""
+    from mtpf_deploy.export.bundle import export_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "tiny"
+    export_bundle(str(tiny_bert), tiny_adapters, out, quantize="none", log=lambda m: None)
+    return out

@@ -76,3 +76,48 @@ def test_bad_backbone_is_a_clear_error(tiny_bert, ner_splits, tmp_path):
     res = CliRunner().invoke(main, ["adapt", "ner", "--backbone", str(tmp_path / "nodir"), "--train", str(train),
                                     "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "is not a directory" in res.output
+
+
+def test_export_predict_inspect_cli(tiny_bert, tiny_adapters, tmp_path):
+    runner = CliRunner()
+    bundle = tmp_path / "bundle"
+    res = runner.invoke(main, ["export", "--backbone", str(tiny_bert), "--adapters",
+                               f"ner={tiny_adapters['ner']},tc={tiny_adapters['tc']}", "--quantize", "int8",
+                               "--out", str(bundle)])
+    assert res.exit_code == 0, res.output
+    assert (bundle / "adapters/ner.mtpfa").exists() and (bundle / "adapters/tc.mtpfa").exists()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["backbone"]["precision"] == "int8" and len(manifest["backbone"]["slots"]) == 12
+
+    res = runner.invoke(main, ["predict", "--bundle", str(bundle), "--adapter", "ner", "we met Alice Smith in Paris"])
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.stdout.splitlines()[0])
+    assert {(e["text"], e["label"]) for e in line["entities"]} == {("Alice Smith", "PER"), ("Paris", "LOC")}
+
+    texts = tmp_path / "in.txt"
+    texts.write_text("a goal and a match and a team\npizza and soup\n")
+    res = runner.invoke(main, ["predict", "--bundle", str(bundle), "--adapter", "tc", "--input", str(texts),
+                               "--top-k", "2"])
+    lines = [json.loads(l) for l in res.stdout.splitlines()]
+    assert [l["label"] for l in lines] == ["sport", "food"] and len(lines[0]["probabilities"]) == 2
+    res = runner.invoke(main, ["predict", "--bundle", str(bundle), "--adapter", "tc"], input="pizza and pasta\n")
+    assert json.loads(res.stdout.splitlines()[0])["label"] == "food"
+
+    res = runner.invoke(main, ["inspect", str(bundle)])
+    assert res.exit_code == 0 and "12 LoRA slots" in res.output and "adapter ner" in res.output
+    res = runner.invoke(main, ["inspect", str(bundle / "adapters/ner.mtpfa"), "--bundle", str(bundle)])
+    assert res.exit_code == 0 and "backbone hash matches" in res.output
+
+
+def test_export_refuses_adapter_of_another_backbone(tiny_adapters, tmp_path):
+    from mtpf_deploy.training.tiny import make_tiny_bert
+    from tests.conftest import vocabulary
+
+    other = make_tiny_bert(tmp_path / "other", vocabulary(), seed=1)
+    res = CliRunner().invoke(main, ["export", "--backbone", str(other), "--adapters", f"ner={tiny_adapters['ner']}",
+                                    "--quantize", "none", "--out", str(tmp_path / "b")])
+    assert res.exit_code == 1 and "was trained on backbone weights" in res.output
+    assert not (tmp_path / "b").exists()  # atomic: no half bundle
+    res = CliRunner().invoke(main, ["export", "--backbone", str(other), "--adapters", "nope", "--out",
+                                    str(tmp_path / "b")])
+    assert res.exit_code == 1 and "adapter 'nope' not found" in res.output

@@ -14,11 +14,19 @@ IGNORE_INDEX = -100
 
 
 def load_tokenizer(model_dir: str | Path) -> Tokenizer:
-    """Load ``tokenizer.json`` with the file's own truncation/padding switched off (we window ourselves)."""
-    path = Path(model_dir) / "tokenizer.json"
-    if not path.exists():
-        raise MtpfError(f"{path}: no tokenizer.json (a fast tokenizer is required)")
-    tok = Tokenizer.from_file(str(path))
+    """Load ``model_dir/tokenizer.json`` (see ``tokenizer_from_file``)."""
+    return tokenizer_from_file(Path(model_dir) / "tokenizer.json")
+
+
+def tokenizer_from_file(path: str | Path) -> Tokenizer:
+    """Load a tokenizers JSON file with its own truncation/padding switched off (we window ourselves)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MtpfError(f"{path}: no tokenizer file (a fast tokenizer.json is required)")
+    try:
+        tok = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises its own exception type
+        raise MtpfError(f"{path}: not a valid tokenizer.json ({exc})") from None
     tok.no_truncation()
     tok.no_padding()
     return tok

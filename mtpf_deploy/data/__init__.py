@@ -1,0 +1,1 @@
+"""Dataset readers, registry and word/sub-word alignment (no torch)."""

@@ -1,0 +1,101 @@
+"""Backbone -> ONNX with LoRA slots (``torch.onnx.export(dynamo=True)``), int8 quantization, and the
+empty rank-0 slot defaults (ONNX Runtime's multi-LoRA convention)."""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from torch.export import Dim
+from transformers import BertModel
+from transformers.utils import logging as hf_logging
+
+from .backbone_module import SlottedBert
+from .slots import Slot, bert_slots
+
+hf_logging.set_verbosity_error()
+hf_logging.disable_progress_bar()
+
+INPUTS = ["input_ids", "attention_mask"]
+OUTPUTS = ["last_hidden_state"]
+
+
+def load_slotted(backbone_dir: str | Path) -> tuple[SlottedBert, list[Slot]]:
+    """The backbone (eager attention, eval mode) with every linear an adapter may target slotted."""
+    bert = BertModel.from_pretrained(backbone_dir, add_pooling_layer=False, attn_implementation="eager").eval()
+    c = bert.config
+    slots = bert_slots(c.num_hidden_layers, c.hidden_size, c.intermediate_size)
+    return SlottedBert(bert, slots).eval(), slots
+
+
+def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_rank: int = 4) -> list[Slot]:
+    """Export fp32 ONNX: inputs ``input_ids``, ``attention_mask`` [batch, sequence] and each slot's
+    A [rank, in] / B [out, rank] (rank dynamic per slot); output ``last_hidden_state``."""
+    model, slots = load_slotted(backbone_dir)
+    vocab = model.bert.config.vocab_size
+    ids = torch.randint(1000 if vocab > 2000 else 5, min(vocab, 2000), (2, 9))
+    mask = torch.ones_like(ids)
+    g = torch.Generator().manual_seed(0)
+    lora, lora_dims = [], []
+    for i, s in enumerate(slots):
+        lora += [torch.randn(example_rank, s.in_features, generator=g) * 0.01,
+                 torch.randn(s.out_features, example_rank, generator=g) * 0.01]
+        rank = Dim(f"rank_{i}", min=0, max=4096)
+        lora_dims += [{0: rank}, {1: rank}]
+    batch, seq = Dim("batch"), Dim("sequence", max=model.bert.config.max_position_embeddings)
+    names = INPUTS + [n for s in slots for n in (s.a_name, s.b_name)]
+    with warnings.catch_warnings(), _quiet():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model, (ids, mask, *lora), dynamo=True, input_names=names, output_names=OUTPUTS,
+            dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}, tuple(lora_dims)),
+            opset_version=opset, verbose=False,
+        )
+    program.save(str(out))
+    return slots
+
+
+class _quiet:
+    """Silence the exporter's INFO/WARNING chatter (kept: errors)."""
+
+    def __enter__(self):
+        self.saved = {n: logging.getLogger(n).level for n in ("torch", "onnxscript", "torch.onnx", "onnx_ir")}
+        for n in self.saved:
+            logging.getLogger(n).setLevel(logging.ERROR)
+
+    def __exit__(self, *exc):
+        for n, level in self.saved.items():
+            logging.getLogger(n).setLevel(level)
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8, per-channel weights, on the backbone's MatMuls and embedding Gathers.
+
+    Runs before slot defaults exist: the LoRA MatMuls then have no initializer weight and stay float."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer warns about pre-processing via the root logger
+    try:
+        quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gather"])
+    finally:
+        root.setLevel(level)
+
+
+def add_slot_defaults(path: Path, slots: list[Slot]) -> None:
+    """Give every slot input an empty rank-0 initializer, so the model runs unchanged with no adapter."""
+    model = onnx.load(str(path))
+    present = {i.name for i in model.graph.input}
+    for s in slots:
+        for name, shape in ((s.a_name, (0, s.in_features)), (s.b_name, (s.out_features, 0))):
+            if name not in present:
+                raise RuntimeError(f"exported graph lacks slot input {name}")
+            model.graph.initializer.append(numpy_helper.from_array(np.zeros(shape, np.float32), name))
+    onnx.save(model, str(path))
+    onnx.checker.check_model(str(path))

@@ -1,0 +1,61 @@
+"""Turning per-token NER probabilities into entities: window merging, first sub-word per word,
+BIO repair, character spans into the original text."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.align import WordEncoding
+from .results import Entity
+
+
+def best_window_per_token(n_tokens: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """For each token, (window index, position in window) of the window where it is most central."""
+    best: list[tuple[int, int]] = [(-1, -1)] * n_tokens
+    margin = [-1] * n_tokens
+    for w, (s, e) in enumerate(spans):
+        for t in range(s, e):
+            m = min(t - s, e - 1 - t)
+            if m > margin[t]:
+                margin[t] = m
+                best[t] = (w, t - s)
+    return best
+
+
+def word_predictions(enc: WordEncoding, token_probs: np.ndarray) -> list[tuple[int, float]]:
+    """(label id, probability) of each word, read at its first sub-word. Words with no sub-word
+    (characters the tokenizer drops) get label 0 (``O``)."""
+    out = [(0, 1.0)] * len(enc.word_spans)
+    seen = set()
+    for t, w in enumerate(enc.word_index):
+        if w >= 0 and w not in seen:
+            seen.add(w)
+            k = int(token_probs[t].argmax())
+            out[w] = (k, float(token_probs[t, k]))
+    return out
+
+
+def decode_entities(text: str, enc: WordEncoding, words: list[tuple[int, float]], labels: list[str]) -> list[Entity]:
+    """Group IOB2-tagged words into entities; an ``I-X`` that does not continue an ``X`` starts one."""
+    entities: list[Entity] = []
+    kind, first, last, scores = None, -1, -1, []
+
+    def close() -> None:
+        if kind is not None:
+            start, end = enc.word_spans[first][0], enc.word_spans[last][1]
+            entities.append(Entity(text[start:end], kind, start, end, float(np.mean(scores))))
+
+    for i, (k, p) in enumerate(words):
+        tag = labels[k]
+        if tag == "O" or len(tag) < 3 or tag[1] != "-":
+            close()
+            kind = None
+            continue
+        prefix, t = tag[0], tag[2:]
+        if prefix == "I" and kind == t:
+            last = i
+            scores.append(p)
+            continue
+        close()
+        kind, first, last, scores = t, i, i, [p]
+    close()
+    return entities

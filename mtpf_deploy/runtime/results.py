@@ -1,0 +1,32 @@
+"""What the runtime returns."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity with exact character offsets: ``text == original[start:end]``."""
+
+    text: str
+    label: str
+    start: int
+    end: int
+    score: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """A label with its probability, all probabilities, and whether the input was truncated."""
+
+    label: str
+    score: float
+    probabilities: dict[str, float] = field(default_factory=dict)
+    truncated: bool = False
+    tokens: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
