@@ -1,30 +1,43 @@
 #!/usr/bin/env bash
-# End-to-end demo on the embedded default backbone (all-MiniLM-L6-v2) and the committed samples.
+# End-to-end demo on the embedded default backbone (all-MiniLM-L6-v2) and the committed samples:
+# pseudo-label -> pretrain (MTPF-TPL) -> adapt (NER, TC) -> export (int8 bundle) -> on-device runtime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 OUT=${DEMO_OUT:-demo_out}
 mkdir -p "$OUT"
 
-echo "== adapt ner: WNUT-17 sample (1,500 train / 400 dev sentences) =="
-$BIN/mtpf-deploy adapt ner --train demo_data/wnut17_train.conll --dev demo_data/wnut17_dev.conll \
+echo "== pseudo-label: k-means (K=32) over the default backbone's word embeddings of 600 raw WNUT-17 texts =="
+$BIN/mtpf-deploy pseudo-label --corpus demo_data/wnut17_raw_sample.txt --k 32 --out "$OUT/ner_corpus" --overwrite
+
+echo
+echo "== pretrain: MTPF-TPL, 30 steps (NER distillation + SimCSE-style InfoNCE, task-primary LoRAs on the last 2 layers) =="
+$BIN/mtpf-deploy pretrain --strategy mtpf-tpl --backbone default --pairs "" \
+  --simcse-corpus demo_data/wnut17_raw_sample.txt --ner-corpus "$OUT/ner_corpus" --steps 30 \
+  --tc-batch-size 32 --ner-batch-size 16 --max-length 64 --out "$OUT/run" --overwrite
+
+echo
+echo "== adapt ner: WNUT-17 sample (1,500 train / 400 dev sentences), LoRA initialised from the NER task-primary LoRA =="
+$BIN/mtpf-deploy adapt ner --backbone "$OUT/run/backbone" --init-adapter "$OUT/run/adapters/ner" \
+  --train demo_data/wnut17_train.conll --dev demo_data/wnut17_dev.conll \
   --out "$OUT/ner" --overwrite --warmup-epochs 10 --epochs 3 --batch-size 32 --lr 2e-3 --examples 3
 
 echo
-echo "== adapt tc: Banking77 sample (77 intents, 16 train / 6 test per intent) =="
-$BIN/mtpf-deploy adapt tc --train demo_data/banking77_train.csv --test demo_data/banking77_test.csv \
+echo "== adapt tc: Banking77 sample (77 intents, 16 train / 6 test per intent), TC task-primary LoRA active =="
+$BIN/mtpf-deploy adapt tc --backbone "$OUT/run/backbone" --adapter "$OUT/run/adapters/tc" \
+  --train demo_data/banking77_train.csv --test demo_data/banking77_test.csv \
   --format csv --out "$OUT/tc" --overwrite --examples 3
 
 echo
 echo "== export: int8 ONNX backbone with LoRA slots + one file per adapter =="
-$BIN/mtpf-deploy export --backbone default --adapters "ner=$OUT/ner,tc=$OUT/tc" --quantize int8 \
+$BIN/mtpf-deploy export --run "$OUT/run" --adapters "ner=$OUT/ner,tc=$OUT/tc" --quantize int8 \
   --out "$OUT/bundle" --overwrite
 $BIN/mtpf-deploy inspect "$OUT/bundle"
 
 echo
 echo "== predict (CLI, JSONL) =="
 $BIN/mtpf-deploy predict --bundle "$OUT/bundle" --adapter ner "Taylor Swift played Madison Square Garden last night"
-$BIN/mtpf-deploy predict --bundle "$OUT/bundle" --adapter tc "My card payment was declined at the shop"
+$BIN/mtpf-deploy predict --bundle "$OUT/bundle" --adapter tc --top-k 3 "My card payment was declined at the shop"
 
 echo
 echo "== runtime: one session, adapter switched per call =="

@@ -48,6 +48,8 @@ def main() -> None:
     write_bio(a.out / "wnut17_train.conll", load_split("wnut17", "train", a.data_root)[:1500])
     write_bio(a.out / "wnut17_dev.conll", load_split("wnut17", "dev", a.data_root)[:400])
     write_csv(a.out / "banking77_train.csv", per_label(load_split("banking77", "train", a.data_root), 16, 0))
+    raw = load_split("wnut17_raw", "train", a.data_root)[:600]
+    (a.out / "wnut17_raw_sample.txt").write_text("".join(line.replace("\r", " ") + "\n" for line in raw), encoding="utf-8")
     write_csv(a.out / "banking77_test.csv", per_label(load_split("banking77", "test", a.data_root), 6, 0))
 
 

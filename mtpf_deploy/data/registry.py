@@ -81,6 +81,8 @@ def _tsv_pairs(rel: str, **kw) -> Reader:
     return lambda root: pairs.read_tsv_pairs(root / rel, **kw)
 
 
+WNUT_RAW = ("gurez.10000.gz", "ile.10000.gz", "palm.10000.gz", "rigo.10000.gz", "redd.tok.uniq.gz",
+            "stacko-src.gz", "yt-filter.gz")
 SST2 = {"0": "negative", "1": "positive"}
 SST5 = {"0": "very negative", "1": "negative", "2": "neutral", "3": "positive", "4": "very positive"}
 TREC = {"0": "DESC", "1": "ENTY", "2": "ABBR", "3": "HUM", "4": "LOC", "5": "NUM"}
@@ -161,6 +163,10 @@ _SPECS: list[DatasetSpec] = [
                 {"train": lambda root: pairs.read_unlabeled(
                     root / "unlabeled/leipzig_eng_wikipedia_2016_10K-sentences.txt", column=1)},
                 "not stated (Leipzig Corpora Collection)"),
+    DatasetSpec("wnut17_raw", "unlabeled",
+                {"train": lambda root: [line for name in WNUT_RAW
+                                        for line in pairs.read_unlabeled(root / "unlabeled/wnut17_raw" / name)]},
+                "CC BY 4.0"),
 ]
 
 _TWEETEVAL = {"emotion": False, "hate": False, "irony": False, "offensive": False, "emoji": True}

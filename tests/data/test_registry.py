@@ -37,6 +37,9 @@ EXPECTED = {
     "sick2014": {"train": 4500, "dev": 500, "test": 4927},
     "snli": {"dev": 9842, "test": 9824},
     "leipzig_wikipedia": {"train": 10000},
+    # SOURCES.md: 4 x 10,000 + 1,966 + 2,000 + 58,361 lines; read as text lines (a lone CR also ends a
+    # line) there are 102,325 non-empty ones
+    "wnut17_raw": {"train": 102325},
     "tweeteval_emotion": {"train": 3257, "dev": 374, "test": 1421},
     "tweeteval_hate": {"train": 9000, "dev": 1000, "test": 2970},
     "tweeteval_irony": {"train": 2862, "dev": 955, "test": 784},
