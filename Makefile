@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/tc_throughput.py --data-root $(or $(DATA_ROOT),../shared/data)
+	$(BIN)/python benchmarks/gradcache_memory.py --data-root $(or $(DATA_ROOT),../shared/data)
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_out
