@@ -74,6 +74,17 @@ def _splits(task, dataset, data_root, train_file, dev_file, test_file, fmt):
     return load_task_splits(task, dataset, data_root, {"train": train_file, "dev": dev_file, "test": test_file}, fmt)
 
 
+def _adapt_and_preview(task, train_fn, preview_fn, cfg, splits, out, overwrite, examples) -> None:
+    """Train, write the adapter folder, then reload it from disk and print a few dev/test predictions."""
+    click.echo(f"adapt {task}: {len(splits['train'])} train {'sentences' if task == 'ner' else 'examples'}, "
+               f"backbone {cfg.backbone}")
+    train_fn(cfg, splits, out, overwrite, log=_log)
+    click.echo(f"wrote {out}")
+    sample = splits.get("dev") or splits.get("test") or []
+    if examples and sample:
+        preview_fn(cfg.backbone, out, sample[:examples], cfg.device, _log)
+
+
 @main.command("datasets")
 def datasets_cmd() -> None:
     """List the registered datasets (task, splits, licence)."""
@@ -113,12 +124,7 @@ def adapt_ner_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, back
                          warmup_epochs=warmup_epochs, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
                          weight_decay=weight_decay, max_length=max_length, train_fraction=train_fraction,
                          seed=seed, device=device)
-    click.echo(f"adapt ner: {len(splits['train'])} train sentences, backbone {backbone}")
-    adapt_ner(cfg, splits, out, overwrite, log=_log)
-    click.echo(f"wrote {out}")
-    sample = splits.get("dev") or splits.get("test") or []
-    if examples and sample:
-        preview_ner(backbone, out, sample[:examples], device, _log)
+    _adapt_and_preview("ner", adapt_ner, preview_ner, cfg, splits, out, overwrite, examples)
 
 
 @adapt.command("tc")
@@ -155,12 +161,7 @@ def adapt_tc_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, backb
                         samples_per_label=spl, max_iter=max_iter, normalize=not no_normalize, max_length=max_length,
                         batch_size=batch_size, train_fraction=train_fraction, seed=seed, device=device,
                         finetune=finetune, r=r, alpha=alpha, warmup_epochs=warmup_epochs, epochs=epochs, lr=lr)
-    click.echo(f"adapt tc: {len(splits['train'])} train examples, backbone {backbone}")
-    adapt_tc(cfg, splits, out, overwrite, log=_log)
-    click.echo(f"wrote {out}")
-    sample = splits.get("dev") or splits.get("test") or []
-    if examples and sample:
-        preview_tc(backbone, out, sample[:examples], device, _log)
+    _adapt_and_preview("tc", adapt_tc, preview_tc, cfg, splits, out, overwrite, examples)
 
 
 def _csv_list(value: str | None) -> list[str]:

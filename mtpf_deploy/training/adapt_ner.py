@@ -126,9 +126,14 @@ def adapt_ner(cfg: NerAdaptConfig, splits: dict[str, list[TaggedSentence]], out:
 
     encoder = load_encoder(backbone_dir, cfg.device)
     peft_model = get_peft_model(encoder, lora_config(cfg.r, cfg.alpha, cfg.targets, None, cfg.lora_dropout))
+    weights_sha = backbone_weights_sha256(backbone_dir)
     if cfg.init_adapter:
         covered = init_lora_from(peft_model, cfg.init_adapter)
         log(f"initialised {len(covered)} LoRA modules from {cfg.init_adapter}")
+        source_sha = read_adapter_dir(cfg.init_adapter).backbone.get("weights_sha256")
+        if source_sha and source_sha != weights_sha:
+            log(f"warning: --init-adapter {cfg.init_adapter} was trained with backbone weights {source_sha[:12]}…, "
+                f"not those of {cfg.backbone} ({weights_sha[:12]}…); pass the run's backbone/ as --backbone")
     model = TokenTagger(peft_model, len(labels)).to(cfg.device)
 
     feats = token_features(tok, train, label2id, cfg.max_length)
@@ -180,7 +185,7 @@ def adapt_ner(cfg: NerAdaptConfig, splits: dict[str, list[TaggedSentence]], out:
             task="ner", labels=labels, head_kind="linear",
             head={"weight": model.head.weight.detach().cpu().numpy(), "bias": model.head.bias.detach().cpu().numpy()},
             max_length=cfg.max_length,
-            backbone={"name": str(cfg.backbone), "weights_sha256": backbone_weights_sha256(backbone_dir)},
+            backbone={"name": str(cfg.backbone), "weights_sha256": weights_sha},
         ))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (tmp / "config.json").write_text(json.dumps({"command": "adapt ner", **asdict(cfg)}, indent=2) + "\n")

@@ -146,6 +146,11 @@ def test_run_outputs_feed_adapt_and_export(tiny_bert, pf_data, ner_splits, tmp_p
     adapt_ner(NerAdaptConfig(backbone=str(run / "backbone"), r=4, alpha=8, warmup_epochs=1, epochs=1,
                              init_adapter=str(run / "adapters/ner")), ner_splits, tmp_path / "app", log=messages.append)
     assert any("initialised 8 LoRA modules" in m for m in messages)  # 4 families x last 2 layers
+    assert not any(m.startswith("warning") for m in messages)
+    messages.clear()
+    adapt_ner(NerAdaptConfig(backbone=str(tiny_bert), r=4, alpha=8, warmup_epochs=0, epochs=1,
+                             init_adapter=str(run / "adapters/ner")), ner_splits, tmp_path / "app2", log=messages.append)
+    assert any("was trained with backbone weights" in m for m in messages)  # the base, not the run's backbone
     res = CliRunner().invoke(main, ["export", "--run", str(run), "--adapters", "ner,tc", "--quantize", "none",
                                     "--out", str(tmp_path / "bundle")])
     assert res.exit_code == 0, res.output
