@@ -104,7 +104,7 @@ def adapt() -> None:
 @common_train_options
 @click.option("--r", default=32, show_default=True, help="LoRA rank")
 @click.option("--alpha", default=64, show_default=True, help="LoRA alpha")
-@click.option("--init-adapter", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--init-adapter", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="PEFT adapter (e.g. the task-primary NER LoRA) initialising the layers it covers")
 @click.option("--warmup-epochs", default=10, show_default=True, help="head-only epochs (encoder frozen)")
 @click.option("--epochs", default=30, show_default=True, help="joint LoRA + head epochs")
@@ -130,7 +130,7 @@ def adapt_ner_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, back
 @adapt.command("tc")
 @data_options
 @common_train_options
-@click.option("--adapter", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--adapter", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="TC LoRA (e.g. task-primary) kept active while embedding")
 @click.option("--n-experiments", default=10, show_default=True, help="MTEB protocol: runs on undersampled train")
 @click.option("--samples-per-label", default="8", show_default=True, help="MTEB undersampling per label, or 'all'")
@@ -169,7 +169,7 @@ def _csv_list(value: str | None) -> list[str]:
 
 
 @main.command("pretrain")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML file with the same keys as the flags (flags given explicitly win)")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="run folder")
 @click.option("--resume", is_flag=True, help="continue from the newest checkpoint in --out")
@@ -285,7 +285,7 @@ def pseudo_label_cmd(method, teacher, spacy_model, corpus_file, dataset, data_ro
 @main.command("export")
 @click.option("--backbone", default=None, help="'default', a local Hugging Face folder, or (with --run) RUN/backbone")
 @click.option("--adapters", default="", help="comma list: names in RUN/adapters, name=PATH, or adapter folders")
-@click.option("--run", type=click.Path(file_okay=False, path_type=Path), help="a pretrain run folder")
+@click.option("--run", type=click.Path(exists=True, file_okay=False, path_type=Path), help="a pretrain run folder")
 @click.option("--quantize", type=click.Choice(["int8", "none"]), default="int8", show_default=True)
 @click.option("--max-length", type=int, default=None, help="longest input window (default: min(512, positions))")
 @click.option("--opset", default=18, show_default=True)
@@ -304,8 +304,8 @@ def export_cmd(backbone, adapters, run, quantize, max_length, opset, out, overwr
 
 
 @main.command("pack")
-@click.option("--bundle", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--adapter", "adapter_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--bundle", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--adapter", "adapter_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--name", required=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="the .mtpfa to write")
 @click.option("--overwrite", is_flag=True)
@@ -319,9 +319,9 @@ def pack_cmd(bundle, adapter_dir, name, out, overwrite) -> None:
 
 
 @main.command("predict")
-@click.option("--bundle", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--bundle", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--adapter", required=True, help="adapter name in the bundle, or a .mtpfa path")
-@click.option("--input", "input_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--input", "input_file", type=click.Path(exists=True, allow_dash=True, dir_okay=False, path_type=Path),
               help="one text per line ('-' or absent with no TEXT: stdin)")
 @click.option("--threads", type=int, default=None)
 @click.option("--batch-size", default=32, show_default=True)
@@ -360,7 +360,7 @@ def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, texts) 
 
 @main.command("inspect")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--bundle", type=click.Path(file_okay=False, path_type=Path), help="check an adapter against this bundle")
+@click.option("--bundle", type=click.Path(exists=True, file_okay=False, path_type=Path), help="check an adapter against this bundle")
 @_friendly
 def inspect_cmd(path, bundle) -> None:
     """Show a bundle's or an adapter file's manifest, sizes and (with --bundle) hash match."""

@@ -121,3 +121,22 @@ def test_export_refuses_adapter_of_another_backbone(tiny_adapters, tmp_path):
     res = CliRunner().invoke(main, ["export", "--backbone", str(other), "--adapters", "nope", "--out",
                                     str(tmp_path / "b")])
     assert res.exit_code == 1 and "adapter 'nope' not found" in res.output
+
+
+def test_adapter_folders_without_lora_are_clear_errors(tiny_bert, tc_splits, tmp_path):
+    train = _write_csv(tmp_path / "train.csv", tc_splits["train"])
+    runner = CliRunner()
+    res = runner.invoke(main, ["adapt", "tc", "--backbone", str(tiny_bert), "--train", str(train), "--format", "csv",
+                               "--out", str(tmp_path / "head_only"), "--n-experiments", "0", "--examples", "0"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["adapt", "tc", "--backbone", str(tiny_bert), "--train", str(train), "--format", "csv",
+                               "--adapter", str(tmp_path / "head_only"), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "holds no LoRA" in res.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "task.json").write_text("{}")
+    bio = tmp_path / "t.conll"
+    bio.write_text("Paris\tB-LOC\n\n")
+    res = runner.invoke(main, ["adapt", "ner", "--backbone", str(tiny_bert), "--train", str(bio),
+                               "--init-adapter", str(empty), "--out", str(tmp_path / "y")])
+    assert res.exit_code == 1 and "no adapter_config.json" in res.output and "Traceback" not in res.output

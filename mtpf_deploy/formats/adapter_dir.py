@@ -114,6 +114,8 @@ def _load(path: Path) -> dict[str, np.ndarray]:
 def read_peft_lora(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     """PEFT ``adapter_config.json`` and LoRA weights (``adapter_model.safetensors``)."""
     folder = Path(folder)
+    if not (folder / "adapter_config.json").is_file():
+        raise MtpfError(f"{folder}: no adapter_config.json (not a PEFT LoRA folder)")
     try:
         config = json.loads((folder / "adapter_config.json").read_text())
     except json.JSONDecodeError as exc:

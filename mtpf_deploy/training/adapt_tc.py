@@ -124,7 +124,8 @@ def logreg_head(clf: LogisticRegression, labels: list[str]) -> dict[str, np.ndar
 def _encoder_with_adapter(cfg: TcAdaptConfig, backbone_dir: Path) -> torch.nn.Module:
     encoder = load_encoder(backbone_dir, cfg.device)
     if cfg.adapter:
-        read_adapter_dir(cfg.adapter)  # validates the folder with a clear error
+        if read_adapter_dir(cfg.adapter).lora_config is None:  # also validates the folder
+            raise MtpfError(f"--adapter {cfg.adapter} holds no LoRA (adapter_config.json + adapter_model.safetensors)")
         encoder = PeftModel.from_pretrained(encoder, cfg.adapter)
     return encoder
 

@@ -145,8 +145,16 @@ class Distributed:
     def __init__(self, device: str):
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
+        self.owned = False
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+            self.owned = True
+
+    def close(self) -> None:
+        if self.owned and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+            self.owned = False
 
     @property
     def main(self) -> bool:
@@ -388,8 +396,7 @@ class Pretrainer:
             log_file.close()
         if main and self.step >= cfg.steps:
             self.write_outputs()
-        if self.dist.world > 1:
-            dist.barrier()
+        self.dist.close()
         return self.run_dir
 
     def write_outputs(self) -> None:

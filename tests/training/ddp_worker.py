@@ -4,8 +4,6 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 from mtpf_deploy.training.pretrain import PretrainConfig, Pretrainer
 
 
@@ -20,4 +18,4 @@ trainer.run()
 rank = int(os.environ["RANK"])
 out = Path(sys.argv[1]).parent / f"rank{rank}.json"
 out.write_text(json.dumps({"step": trainer.step, "weights": checksum(trainer.model), "initial": initial,
-                           "world": torch.distributed.get_world_size()}))
+                           "world": int(os.environ["WORLD_SIZE"])}))
