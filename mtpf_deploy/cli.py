@@ -369,17 +369,25 @@ def inspect_cmd(path, bundle) -> None:
     from .formats.adapter_file import read_adapter_file
     from .formats.bundle import read_bundle_manifest
 
-    if path.is_dir():
-        m = read_bundle_manifest(path)
+    if path.is_dir() or path.suffix == ".onnx":
+        folder = path if path.is_dir() else path.parent
+        m = read_bundle_manifest(folder)
         bb = m["backbone"]
-        model = path / bb["file"]
-        click.echo(f"bundle {path}")
+        model = folder / bb["file"]
+        click.echo(f"bundle {folder}")
         click.echo(f"  backbone  {bb['file']}  {model.stat().st_size / 1e6:.1f} MB  {bb['precision']}  opset {bb['opset']}")
         click.echo(f"  layers {bb['num_layers']}  hidden {bb['hidden_size']}  max length {bb['max_length']}  "
                    f"{len(bb['slots'])} LoRA slots")
         click.echo(f"  sha256 {bb['sha256']}\n  weights {bb['weights_sha256']}")
+        if path.suffix == ".onnx":
+            from .formats.hashing import sha256_file
+
+            actual = sha256_file(path)
+            if actual != bb["sha256"]:
+                raise MtpfError(f"{path} has sha256 {actual}, but its manifest says {bb['sha256']}")
+            click.echo("  file matches the manifest's sha256")
         for name, rel in m.get("adapters", {}).items():
-            click.echo(f"  adapter {name}: {rel} ({(path / rel).stat().st_size / 1024:.0f} KiB)")
+            click.echo(f"  adapter {name}: {rel} ({(folder / rel).stat().st_size / 1024:.0f} KiB)")
         return
     af = read_adapter_file(path)
     click.echo(json.dumps(af.manifest, indent=2, sort_keys=True))

@@ -105,6 +105,8 @@ def test_export_predict_inspect_cli(tiny_bert, tiny_adapters, tmp_path):
 
     res = runner.invoke(main, ["inspect", str(bundle)])
     assert res.exit_code == 0 and "12 LoRA slots" in res.output and "adapter ner" in res.output
+    res = runner.invoke(main, ["inspect", str(bundle / "backbone.onnx")])
+    assert res.exit_code == 0 and "file matches the manifest's sha256" in res.output
     res = runner.invoke(main, ["inspect", str(bundle / "adapters/ner.mtpfa"), "--bundle", str(bundle)])
     assert res.exit_code == 0 and "backbone hash matches" in res.output
 

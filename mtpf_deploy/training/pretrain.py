@@ -160,9 +160,23 @@ class Distributed:
     def main(self) -> bool:
         return self.rank == 0
 
-    def shard(self, idx: list[int]) -> list[int]:
-        """This rank's slice of a global batch (every rank sees the same global batch order)."""
-        return idx[self.rank :: self.world] if self.world > 1 else idx
+    def shard(self, idx: list[int], equal: bool = False) -> list[int]:
+        """This rank's slice of a global batch (every rank sees the same global batch order);
+        ``equal`` drops the remainder so every rank gets the same count (needed to gather)."""
+        if self.world == 1:
+            return idx
+        if equal:
+            idx = idx[: len(idx) - len(idx) % self.world]
+        return idx[self.rank :: self.world]
+
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
+        """All ranks' rows, concatenated in rank order, with gradients flowing back to each rank's own
+        rows (``torch.distributed.nn.all_gather``): in-batch negatives span the global batch."""
+        if self.world == 1:
+            return x
+        from torch.distributed.nn.functional import all_gather
+
+        return torch.cat(all_gather(x))
 
     def average_grads(self, params: list[torch.nn.Parameter]) -> None:
         if self.world == 1:
@@ -230,7 +244,7 @@ class Pretrainer:
 
     def _tc_batch(self) -> tuple[dict, dict]:
         name, idx = self.tc_sampler.next_batch()
-        pairs = [self.pairs[name][i] for i in self.dist.shard(idx)]
+        pairs = [self.pairs[name][i] for i in self.dist.shard(idx, equal=True)]
         dev = self.cfg.device
         a = {k: v.to(dev) for k, v in pad_batch(self._rows([p[0] for p in pairs]), self.pad).items()}
         b = {k: v.to(dev) for k, v in pad_batch(self._rows([p[1] for p in pairs]), self.pad).items()}
@@ -265,7 +279,7 @@ class Pretrainer:
                     losses[t] = token_cross_entropy(self._forward("ner", batches[t]), batches[t]["labels"])
                 elif not cached:
                     a, b = batches[t]
-                    losses[t] = info_nce(self._forward("tc", a), self._forward("tc", b), cfg.temperature)
+                    losses[t] = self._info_nce(self._forward("tc", a), self._forward("tc", b))
         # 2) weights d(total)/d(L_t) from the combination at the current values
         def weights_for(values: dict[str, torch.Tensor]) -> tuple[dict[str, float], float]:
             leaves = {t: v.detach().clone().requires_grad_(True) for t, v in values.items()}
@@ -277,7 +291,7 @@ class Pretrainer:
         if cached:  # GradCache: embeddings without a graph first, the model's graph is replayed per chunk
             with self._no_sync():
                 cache = CachedContrastive(lambda b: self._forward("tc", b), list(batches["tc"]), cfg.tc_chunk_size)
-            losses["tc"] = cache.loss(lambda x, y: info_nce(x, y, cfg.temperature))
+            losses["tc"] = cache.loss(self._info_nce)
         weights, total = weights_for({t: losses[t] for t in tasks})
         # 3) per-task backward passes (GradCache replays the TC chunks), all inside no_sync
         per_task_grads: list[torch.Tensor] = []
@@ -295,7 +309,8 @@ class Pretrainer:
                     dist.all_reduce(g)
                     g /= self.dist.world
             self._put_shared_grads(pcgrad(per_task_grads, random.Random(f"{cfg.seed}:pcgrad:{self.step}")))
-            self.dist.average_grads([p for p in self.trainable if not any(p is s for s in self.shared)])
+            shared = {id(p) for p in self.shared}
+            self.dist.average_grads([p for p in self.trainable if id(p) not in shared])
         else:
             self.dist.average_grads(self.trainable)
         if cfg.clip_grad_norm:
@@ -306,6 +321,11 @@ class Pretrainer:
         out = {f"loss_{t}": float(losses[t].detach()) for t in tasks}
         out["loss"] = total
         return out
+
+    def _info_nce(self, anchors: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+        """InfoNCE over the global batch. Every rank computes the same loss; the all-gather's backward
+        sums each rank's share, and the gradient average over ranks then gives exactly its gradient."""
+        return info_nce(self.dist.gather(anchors), self.dist.gather(positives), self.cfg.temperature)
 
     def _take_shared_grads(self) -> torch.Tensor:
         flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in self.shared])

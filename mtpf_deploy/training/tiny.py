@@ -48,6 +48,7 @@ def make_tiny_bert(
     intermediate: int = 64,
     max_positions: int = 128,
     seed: int = 0,
+    dropout: float = 0.1,
 ) -> Path:
     """Write a random BERT (config.json, model.safetensors, tokenizer.json) to ``out_dir``."""
     out_dir = Path(out_dir)
@@ -56,7 +57,7 @@ def make_tiny_bert(
     config = BertConfig(
         vocab_size=tok.get_vocab_size(), hidden_size=hidden, num_hidden_layers=layers,
         num_attention_heads=heads, intermediate_size=intermediate, max_position_embeddings=max_positions,
-        pad_token_id=0,
+        pad_token_id=0, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
     )
     torch.manual_seed(seed)
     BertModel(config, add_pooling_layer=False).save_pretrained(out_dir)

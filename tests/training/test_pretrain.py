@@ -190,3 +190,25 @@ def test_ddp_two_processes_agree(tiny_bert, pf_data, tmp_path):
     assert sums[0]["step"] == sums[1]["step"] == 3
     assert sums[0]["weights"] == pytest.approx(sums[1]["weights"], rel=1e-6)
     assert sums[0]["weights"] != pytest.approx(sums[0]["initial"], rel=1e-6)  # they trained, identically
+
+
+def test_ddp_equals_single_process_on_the_global_batch(pf_data, tmp_path):
+    """With dropout off, 2 ranks (each half the batch, negatives gathered, grads averaged) reproduce one
+    process training on the whole batch."""
+    from mtpf_deploy.training.tiny import make_tiny_bert
+    from tests.conftest import vocabulary
+
+    bert = make_tiny_bert(tmp_path / "nodrop", vocabulary(), seed=0, dropout=0.0)
+    cfg = _cfg(bert, pf_data, strategy="pf-tc", steps=3, tc_batch_size=16, tc_chunk_size=4, ner_corpus=None)
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg.__dict__))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29534", str(Path(__file__).with_name("ddp_worker.py")),
+                          str(tmp_path / "cfg.json"), str(tmp_path / "run")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    ddp = json.loads((tmp_path / "rank0.json").read_text())["weights"]
+    single = Pretrainer(cfg, tmp_path / "single", QUIET)
+    single.run()
+    ref = [float(p.detach().double().sum()) for p in single.model.parameters()]
+    assert ddp == pytest.approx(ref, rel=1e-4, abs=1e-5)
