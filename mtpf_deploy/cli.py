@@ -253,16 +253,14 @@ def pretrain_cmd(ctx, config_file, out, resume, overwrite, **opts) -> None:
 def pseudo_label_cmd(method, teacher, spacy_model, corpus_file, dataset, data_root, limit, k, max_length, seed, device,
                      out, overwrite) -> None:
     """Tag an unlabeled corpus with a teacher (cached for `pretrain --ner-corpus`)."""
-    from .data.pairs import read_unlabeled
+    from .data.pairs import read_corpus
     from .data.registry import load_split
     from .training import pseudo_label as pl
 
     if dataset:
         sentences = load_split(dataset, "train", data_root or Path("."))
     elif corpus_file:
-        first = next(iter(corpus_file.open(encoding="utf-8")), "") if corpus_file.exists() else ""
-        head, tab, _ = first.partition("\t")
-        sentences = read_unlabeled(corpus_file, 1 if tab and head.isdigit() else None)
+        sentences = read_corpus(corpus_file)
     else:
         raise MtpfError("give --corpus FILE or --dataset NAME --data-root DIR")
     if not all(isinstance(s, str) for s in sentences[:1]):

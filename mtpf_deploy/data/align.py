@@ -111,6 +111,16 @@ def encode_text(tok: Tokenizer, text: str) -> WordEncoding:
     )
 
 
+def truncated_rows(tok: Tokenizer, texts: list[str], max_length: int) -> tuple[list[list[int]], list[int]]:
+    """``[CLS] ids[:max_length-2] [SEP]`` per text, and each text's full sub-word count (to flag truncation)."""
+    cls, sep, _ = special_ids(tok)
+    rows, lengths = [], []
+    for enc in tok.encode_batch(list(texts), add_special_tokens=False):
+        lengths.append(len(enc.ids))
+        rows.append([cls, *enc.ids[: max_length - 2], sep])
+    return rows, lengths
+
+
 def windows(n_tokens: int, max_content: int, stride: int) -> list[tuple[int, int]]:
     """Overlapping [start, end) windows of at most ``max_content`` tokens, advancing by ``stride``."""
     if max_content <= 0:

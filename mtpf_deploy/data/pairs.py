@@ -45,6 +45,13 @@ def read_tsv_pairs(
     return out
 
 
+def read_corpus(path: str | Path) -> list[str]:
+    """Sentences of a corpus file: one per line, or Leipzig ``id<TAB>sentence`` (detected)."""
+    first = next((line for _, line in read_lines(path)), "")
+    head, tab, _ = first.partition("\t")
+    return read_unlabeled(path, 1 if tab and head.strip().isdigit() else None)
+
+
 def read_unlabeled(path: str | Path, column: int | None = None) -> list[str]:
     """One text per line; ``column`` picks a tab field (Leipzig ``id<TAB>sentence``). Empty lines dropped."""
     out = []

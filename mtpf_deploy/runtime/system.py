@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from ..data.align import encode_text, special_ids, tokenizer_from_file, windows
+from ..data.align import encode_text, special_ids, tokenizer_from_file, truncated_rows, windows
 from ..errors import MtpfError
 from ..formats.adapter_file import AdapterFile, read_adapter_file
 from ..formats.bundle import read_bundle_manifest
@@ -145,11 +145,7 @@ class SystemModel:
                 yield i, hidden[j, : len(rows[i])]
 
     def _truncated_rows(self, texts: list[str], max_length: int) -> tuple[list[list[int]], list[int]]:
-        rows, lengths = [], []
-        for enc in self.tokenizer.encode_batch(list(texts), add_special_tokens=False):
-            lengths.append(len(enc.ids))
-            rows.append([self.cls_id, *enc.ids[: max_length - 2], self.sep_id])
-        return rows, lengths
+        return truncated_rows(self.tokenizer, texts, max_length)
 
     # ------------------------------------------------------------------ tasks
     def embed(self, texts: list[str], adapter: Adapter | str | None = None, normalize: bool = True,

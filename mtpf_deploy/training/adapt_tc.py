@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
 from ..backbones import resolve_backbone
-from ..data.align import load_tokenizer, special_ids
+from ..data.align import load_tokenizer, special_ids, truncated_rows
 from ..data.types import LabeledText
 from ..errors import MtpfError
 from ..formats.adapter_dir import AdapterDir, read_adapter_dir, write_adapter_dir
@@ -211,8 +211,8 @@ def _finetune(cfg, encoder, tok, train, labels, metrics) -> tuple[SequenceClassi
         peft_model = get_peft_model(encoder, lora_config(cfg.r, cfg.alpha, cfg.targets, None, cfg.lora_dropout))
     model = SequenceClassifier(peft_model, len(labels), normalize=False).to(cfg.device)
     label2id = {l: i for i, l in enumerate(labels)}
-    cls, sep, pad = special_ids(tok)
-    rows = [[cls, *e.ids[: cfg.max_length - 2], sep] for e in tok.encode_batch([t.text for t in train], add_special_tokens=False)]
+    _, _, pad = special_ids(tok)
+    rows, _ = truncated_rows(tok, [t.text for t in train], cfg.max_length)
     ys = torch.tensor([label2id[t.label] for t in train])
     loss_f = torch.nn.CrossEntropyLoss()
     rng = random.Random(cfg.seed)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from tokenizers import Tokenizer
 
-from ..data.align import IGNORE_INDEX, WordEncoding, encode_words, special_ids
+from ..data.align import IGNORE_INDEX, WordEncoding, encode_words, special_ids, truncated_rows
 from ..data.types import TaggedSentence
 
 
@@ -39,8 +39,8 @@ def token_features(
 
 def text_batches(tok: Tokenizer, texts: list[str], max_length: int, batch_size: int) -> list[dict]:
     """Padded batches of raw texts (truncated), in order."""
-    cls, sep, pad = special_ids(tok)
-    rows = [[cls, *e.ids[: max_length - 2], sep] for e in tok.encode_batch(texts, add_special_tokens=False)]
+    _, _, pad = special_ids(tok)
+    rows, _ = truncated_rows(tok, texts, max_length)
     return [pad_batch(rows[i : i + batch_size], pad) for i in range(0, len(rows), batch_size)]
 
 

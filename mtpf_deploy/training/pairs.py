@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..data.io import read_lines
-from ..data.pairs import read_tsv_pairs, read_unlabeled
+from ..data.pairs import read_corpus, read_tsv_pairs
 from ..data.registry import load_split
 from ..data.text import read_csv
 from ..errors import MtpfError
@@ -53,8 +52,7 @@ def load_pair_sources(names: list[str], data_root: str | Path | None, pair_files
     for f in pair_files:
         out[Path(f).stem] = [(p.text_a, p.text_b) for p in read_tsv_pairs(f, a=0, b=1, header=False)]
     if simcse_corpus is not None:
-        column = 1 if _is_leipzig(simcse_corpus) else None
-        out["simcse"] = [(s, s) for s in read_unlabeled(simcse_corpus, column)[:simcse_limit]]
+        out["simcse"] = [(s, s) for s in read_corpus(simcse_corpus)[:simcse_limit]]
     for name, pairs in out.items():
         if not pairs:
             raise MtpfError(f"pair source {name!r} is empty")
@@ -62,8 +60,3 @@ def load_pair_sources(names: list[str], data_root: str | Path | None, pair_files
         raise MtpfError("the TC objective needs pairs: --pairs NAME[,NAME], --pair-file FILE or --simcse-corpus FILE")
     return out
 
-
-def _is_leipzig(path: Path) -> bool:
-    first = next((line for _, line in read_lines(path)), "")
-    head, sep, _ = first.partition("\t")
-    return bool(sep) and head.isdigit()

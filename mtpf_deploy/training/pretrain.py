@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from transformers import BertModel
 
 from ..backbones import resolve_backbone
-from ..data.align import load_tokenizer, special_ids
+from ..data.align import load_tokenizer, special_ids, truncated_rows
 from ..data.bio import read_bio
 from ..errors import MtpfError
 from ..formats.adapter_dir import AdapterDir, write_adapter_dir
@@ -239,8 +239,7 @@ class Pretrainer:
 
     # ----------------------------------------------------------------- batches
     def _rows(self, texts: list[str]) -> list[list[int]]:
-        keep = self.cfg.max_length - 2
-        return [[self.cls, *e.ids[:keep], self.sep] for e in self.tok.encode_batch(texts, add_special_tokens=False)]
+        return truncated_rows(self.tok, texts, self.cfg.max_length)[0]
 
     def _tc_batch(self) -> tuple[dict, dict]:
         name, idx = self.tc_sampler.next_batch()
