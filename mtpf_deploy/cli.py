@@ -285,19 +285,22 @@ def pseudo_label_cmd(method, teacher, spacy_model, corpus_file, dataset, data_ro
 @click.option("--adapters", default="", help="comma list: names in RUN/adapters, name=PATH, or adapter folders")
 @click.option("--run", type=click.Path(exists=True, file_okay=False, path_type=Path), help="a pretrain run folder")
 @click.option("--quantize", type=click.Choice(["int8", "none"]), default="int8", show_default=True)
+@click.option("--int8-keep-fp32", type=click.Choice(["ffn_out"]), multiple=True,
+              help="leave these MatMuls in fp32 (ffn_out: the MLP down-projections; see docs/export.md)")
 @click.option("--max-length", type=int, default=None, help="longest input window (default: min(512, positions))")
 @click.option("--opset", default=18, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="bundle folder to write")
 @click.option("--overwrite", is_flag=True)
 @_friendly
-def export_cmd(backbone, adapters, run, quantize, max_length, opset, out, overwrite) -> None:
+def export_cmd(backbone, adapters, run, quantize, int8_keep_fp32, max_length, opset, out, overwrite) -> None:
     """System side: write the bundle (ONNX backbone with LoRA slots + one file per adapter)."""
     from .export.bundle import export_bundle, resolve_adapter_specs
 
     if backbone is None:
         backbone = str(run / "backbone") if run is not None else "default"
     specs = resolve_adapter_specs(adapters.split(",") if adapters else [], run)
-    export_bundle(backbone, specs, out, quantize, max_length, opset, overwrite, log=_log)
+    options = {"keep_fp32": tuple(int8_keep_fp32)} if int8_keep_fp32 else None
+    export_bundle(backbone, specs, out, quantize, max_length, opset, overwrite, log=_log, int8_options=options)
     click.echo(f"wrote {out}")
 
 

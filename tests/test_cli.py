@@ -89,6 +89,13 @@ def test_export_predict_inspect_cli(tiny_bert, tiny_adapters, tmp_path):
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["backbone"]["precision"] == "int8" and len(manifest["backbone"]["slots"]) == 12
 
+    res = runner.invoke(main, ["export", "--backbone", str(tiny_bert), "--adapters", f"ner={tiny_adapters['ner']}",
+                               "--int8-keep-fp32", "ffn_out", "--out", str(tmp_path / "mixed")])
+    assert res.exit_code == 0, res.output
+    mixed = json.loads((tmp_path / "mixed/manifest.json").read_text())["backbone"]
+    assert mixed["int8_options"] == {"keep_fp32": ["ffn_out"]}
+    assert (tmp_path / "mixed/backbone.onnx").stat().st_size > (bundle / "backbone.onnx").stat().st_size
+
     res = runner.invoke(main, ["predict", "--bundle", str(bundle), "--adapter", "ner", "we met Alice Smith in Paris"])
     assert res.exit_code == 0, res.output
     line = json.loads(res.stdout.splitlines()[0])

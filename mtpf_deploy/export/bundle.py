@@ -52,8 +52,10 @@ def export_bundle(
     opset: int = 18,
     overwrite: bool = False,
     log: Callable[[str], None] = print,
+    int8_options: dict | None = None,
 ) -> dict:
-    """Write the bundle folder atomically; returns its manifest."""
+    """Write the bundle folder atomically; returns its manifest. ``int8_options`` go to
+    ``quantize_int8`` (``op_types``, ``keep_fp32``)."""
     if quantize not in ("int8", "none"):
         raise MtpfError(f"--quantize must be int8 or none, not {quantize!r}")
     backbone_dir = resolve_backbone(backbone)
@@ -71,7 +73,7 @@ def export_bundle(
         model = tmp / "backbone.onnx"
         if quantize == "int8":
             log("quantizing to int8 (dynamic, per-channel MatMul + embedding weights) ...")
-            quantize_int8(fp32, model)
+            quantize_int8(fp32, model, **(int8_options or {}))
             fp32.unlink()
         else:
             fp32.rename(model)
@@ -82,6 +84,7 @@ def export_bundle(
             "backbone": {
                 "file": model.name, "sha256": sha256_file(model), "weights_sha256": weights_sha,
                 "source": str(backbone), "precision": quantize if quantize == "int8" else "fp32", "opset": opset,
+                "int8_options": int8_options or {},
                 "hidden_size": config["hidden_size"], "num_layers": config["num_hidden_layers"],
                 "max_length": max_length, "inputs": INPUTS, "outputs": OUTPUTS,
                 "slots": [s.to_json() for s in slots],

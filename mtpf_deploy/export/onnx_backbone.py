@@ -72,18 +72,32 @@ class _quiet:
             logging.getLogger(n).setLevel(level)
 
 
-def quantize_int8(src: Path, dst: Path) -> None:
+FFN_OUT = "ffn_out"  # the MLP down-projections, whose inputs carry BERT's activation outliers
+
+
+def quantize_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "Gather"),
+                  keep_fp32: tuple[str, ...] = ()) -> None:
     """Dynamic int8, per-channel weights, on the backbone's MatMuls and embedding Gathers.
 
-    Runs before slot defaults exist: the LoRA MatMuls then have no initializer weight and stay float."""
+    Runs before slot defaults exist: the LoRA MatMuls then have no initializer weight and stay float.
+    ``keep_fp32=("ffn_out",)`` leaves the MLP down-projections in fp32 (see benchmarks/int8_variants.py)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    exclude: list[str] = []
+    if FFN_OUT in keep_fp32:
+        model = onnx.load(str(src), load_external_data=False)
+        shapes = {i.name: tuple(i.dims) for i in model.graph.initializer}
+        weights = {n.name: shapes[n.input[1]] for n in model.graph.node
+                   if n.op_type == "MatMul" and len(shapes.get(n.input[1], ())) == 2}
+        wide = max((s[0] for s in weights.values()), default=0)  # the intermediate size: [intermediate, hidden]
+        exclude = [name for name, shape in weights.items() if shape[0] == wide]
 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer warns about pre-processing via the root logger
     try:
         quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Gather"])
+                         op_types_to_quantize=list(op_types), nodes_to_exclude=exclude)
     finally:
         root.setLevel(level)
 

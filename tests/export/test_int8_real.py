@@ -32,11 +32,11 @@ def real(tmp_path_factory):
         "ner": [" ".join(s.words) for s in load_split("conll2003", "test", root)[:150]],
         "tc": [x.text for x in load_split("banking77", "test", root)],
     }
-    return SystemModel.load(tmp / "fp32"), SystemModel.load(tmp / "int8"), sample
+    return SystemModel.load(tmp / "fp32"), SystemModel.load(tmp / "int8"), sample, adapters
 
 
 def test_int8_is_smaller_and_close_to_fp32(real):
-    fp32, int8, sample = real
+    fp32, int8, sample, _ = real
     size32 = (fp32.folder / "backbone.onnx").stat().st_size
     size8 = (int8.folder / "backbone.onnx").stat().st_size
     assert size8 < size32 / 3
@@ -55,7 +55,7 @@ def test_int8_is_smaller_and_close_to_fp32(real):
 
 
 def test_int8_ner_tags_agree(real):
-    fp32, int8, sample = real
+    fp32, int8, sample, _ = real
     from mtpf_deploy.data.align import encode_text
 
     def tags(system):
@@ -78,7 +78,7 @@ def test_int8_ner_tags_agree(real):
 
 
 def test_int8_tc_labels_agree(real):
-    fp32, int8, sample = real
+    fp32, int8, sample, _ = real
     a = [c.label for c in fp32.classify(sample["tc"], "tc")]
     b = [c.label for c in int8.classify(sample["tc"], "tc")]
     agreement = float(np.mean([x == y for x, y in zip(a, b)]))
@@ -88,10 +88,38 @@ def test_int8_tc_labels_agree(real):
 
 
 def test_text_longer_than_512_tokens(real):
-    _, int8, _ = real
+    _, int8, _, _ = real
     text = "Angela Merkel met Emmanuel Macron in Berlin on Monday . " * 60  # ~780 sub-words
     assert len(int8.tokenizer.encode(text, add_special_tokens=False).ids) > 512
     ents = int8.entities([text], "ner")[0]
     assert all(text[e.start : e.end] == e.text for e in ents) and max(e.end for e in ents) > len(text) * 0.9
     assert int8.classify([text], "tc")[0].truncated
     assert int8.embed([text]).shape == (1, 384)
+
+
+def test_fp32_export_matches_pytorch_peft_on_the_real_backbone(real):
+    import torch
+    from peft import PeftModel
+
+    from mtpf_deploy.training.encoder import load_encoder
+
+    fp32, _, sample, adapters = real
+    rows, _ = fp32._truncated_rows(sample["ner"][:16], 128)
+    for name in (None, "ner"):
+        encoder = load_encoder("default").eval()
+        if name:
+            encoder = PeftModel.from_pretrained(encoder, str(adapters[name])).eval()
+        got, mask = fp32.run_ids(rows, name)
+        with torch.no_grad():
+            ref = encoder(input_ids=torch.from_numpy(np.where(mask, _pad(rows), 0)),
+                          attention_mask=torch.from_numpy(mask)).last_hidden_state.numpy()
+        diff = float(np.abs(ref - got)[mask.astype(bool)].max())
+        print(f"fp32 ONNX vs PyTorch+PEFT on all-MiniLM-L6-v2 ({name or 'no adapter'}): max abs diff {diff:.2e}")
+        assert diff <= 1e-4
+
+
+def _pad(rows):
+    out = np.zeros((len(rows), max(len(r) for r in rows)), dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
