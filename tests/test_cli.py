@@ -149,3 +149,18 @@ def test_adapter_folders_without_lora_are_clear_errors(tiny_bert, tc_splits, tmp
     res = runner.invoke(main, ["adapt", "ner", "--backbone", str(tiny_bert), "--train", str(bio),
                                "--init-adapter", str(empty), "--out", str(tmp_path / "y")])
     assert res.exit_code == 1 and "no adapter_config.json" in res.output and "Traceback" not in res.output
+
+
+def test_pack_one_more_adapter_for_an_existing_bundle(tiny_bundle, tiny_adapters, tmp_path):
+    from mtpf_deploy.runtime import SystemModel
+
+    out = tmp_path / "mine.mtpfa"
+    res = CliRunner().invoke(main, ["pack", "--bundle", str(tiny_bundle), "--adapter", str(tiny_adapters["ner"]),
+                                    "--name", "mine", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    system = SystemModel.load(tiny_bundle)
+    text = ["we met Alice Smith in Paris"]
+    assert system.entities(text, system.load_adapter(out)) == system.entities(text, "ner")
+    res = CliRunner().invoke(main, ["pack", "--bundle", str(tiny_bundle), "--adapter", str(tiny_adapters["ner"]),
+                                    "--name", "mine", "--out", str(out)])
+    assert res.exit_code == 1 and "already exists" in res.output
