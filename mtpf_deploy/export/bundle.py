@@ -114,7 +114,7 @@ def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, 
 
     manifest = read_bundle_manifest(backbone_bundle)
     bb = manifest["backbone"]
-    slots = [Slot(s["layer"], s["family"], s["in"], s["out"]) for s in bb["slots"]]
+    slots = [Slot.from_json(s) for s in bb["slots"]]
     with atomic_file(out, overwrite) as tmp:
         return pack_adapter(read_adapter_dir(adapter_dir), name, slots, bb["hidden_size"], bb["weights_sha256"],
                             tmp, str(adapter_dir))

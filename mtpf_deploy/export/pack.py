@@ -40,7 +40,6 @@ def lora_to_slot_arrays(adapter: AdapterDir, slots: list[Slot], source: str) -> 
         want = shapes[name]
         if value.ndim != 2 or any(w is not None and w != d for w, d in zip(want, value.shape)):
             raise MtpfError(f"adapter {source}: {key} has shape {value.shape}, slot {name} expects {want}")
-        value = value.astype(np.float32)
         out[name] = np.ascontiguousarray(value * scale if name.endswith("lora_B") else value, dtype=np.float32)
     for name in out:
         twin = name[:-1] + ("B" if name.endswith("A") else "A")

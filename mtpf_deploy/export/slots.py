@@ -44,6 +44,10 @@ class Slot:
     def b_name(self) -> str:
         return f"layer.{self.layer}.{self.family}.lora_B"
 
+    @classmethod
+    def from_json(cls, data: dict) -> "Slot":
+        return cls(data["layer"], data["family"], data["in"], data["out"])
+
     def to_json(self) -> dict:
         return {"layer": self.layer, "family": self.family, "in": self.in_features, "out": self.out_features,
                 "a": self.a_name, "b": self.b_name}

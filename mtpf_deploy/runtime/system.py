@@ -152,23 +152,23 @@ class SystemModel:
               batch_size: int = 32) -> np.ndarray:
         """Mean-pooled embeddings [N, H] (with the adapter's LoRA active, if any); long texts truncate."""
         adapter = self._adapter(adapter)
-        rows, _ = self._truncated_rows(texts, adapter.max_length if adapter else self.max_length)
+        return self._mean_pooled(texts, adapter, normalize, batch_size)[0]
+
+    def _mean_pooled(self, texts: list[str], adapter: Adapter | None, normalize: bool,
+                     batch_size: int) -> tuple[np.ndarray, list[int]]:
+        """Mean-pooled [N, H] (optionally L2-normalised) and each text's full sub-word count."""
+        rows, lengths = self._truncated_rows(texts, adapter.max_length if adapter else self.max_length)
         out = np.zeros((len(rows), self.backbone["hidden_size"]), dtype=np.float32)
         for i, h in self._batched(rows, adapter, batch_size):
             out[i] = h.mean(0)
         if normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
+        return out, lengths
 
     def classify(self, texts: list[str], adapter: Adapter | str, batch_size: int = 32) -> list[Classification]:
         """Label + probabilities per text; ``truncated`` says when a text exceeded the max length."""
         adapter = self._require(adapter, "tc")
-        rows, lengths = self._truncated_rows(texts, adapter.max_length)
-        pooled = np.zeros((len(rows), self.backbone["hidden_size"]), dtype=np.float32)
-        for i, h in self._batched(rows, adapter, batch_size):
-            pooled[i] = h.mean(0)
-        if adapter.normalize:
-            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        pooled, lengths = self._mean_pooled(texts, adapter, adapter.normalize, batch_size)
         probs = _softmax(pooled @ adapter.weight.T + adapter.bias)
         return [Classification(adapter.labels[int(p.argmax())], float(p.max()),
                                {l: float(v) for l, v in zip(adapter.labels, p)},

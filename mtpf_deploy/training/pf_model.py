@@ -12,8 +12,6 @@ from transformers import BertModel
 
 from .encoder import lora_config, mean_pool
 
-FAMILIES = ("ner", "tc")
-
 
 class PretrainModel(torch.nn.Module):
     """``encoder`` (a ``BertModel``), LoRAs named after task families, and the NER pseudo-label head."""

@@ -25,8 +25,6 @@ from ..formats.atomic import atomic_dir
 from .encoder import load_encoder
 from .features import pad_batch
 
-METHODS = ("kmeans", "spacy-ner", "spacy-kmeans")
-
 
 @dataclass
 class WordVectors:
