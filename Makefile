@@ -1,16 +1,18 @@
 # Two commands do all set-up: `make demo` and `make test` (both install into .venv first).
+# Versions: ranges in pyproject.toml, the exact set known to work in constraints.txt.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/pip install --quiet -c constraints.txt
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test lint check-extras bench clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[all,dev]'
+	$(PIP) -e '.[all,dev]'
 	touch $@
 
 demo: install
@@ -19,8 +21,16 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+lint: install
+	$(BIN)/ruff check mtpf_deploy tests benchmarks scripts
+	$(BIN)/mypy
+
+# Each extra alone in a fresh venv: [runtime] runs the runtime tests without torch, [export] exports.
+check-extras: install
+	PYTHON=$(PYTHON) bash scripts/check_extras.sh
+
 bench: install
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(PIP) -e '.[bench]'
 	$(BIN)/python benchmarks/tc_throughput.py --data-root $(or $(DATA_ROOT),../shared/data)
 	$(BIN)/python benchmarks/gradcache_memory.py --data-root $(or $(DATA_ROOT),../shared/data)
 

@@ -19,7 +19,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 
 
 def one_step(data_root: str, batch: int, chunk: int, max_length: int) -> dict:
-    from mtpf_deploy.training.pretrain import PretrainConfig, Pretrainer
+    from mtpf_deploy.training.pretrain.config import PretrainConfig
+    from mtpf_deploy.training.pretrain.trainer import Pretrainer
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = PretrainConfig(strategy="pf-tc", data_root=data_root, pairs=["snli", "sick", "stsb", "mrpc"], steps=1,

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from mtpf_deploy.data.registry import load_split
-from mtpf_deploy.export.bundle import export_bundle
+from mtpf_deploy.export.write_bundle import export_bundle
 from mtpf_deploy.runtime import SystemModel
-from mtpf_deploy.training.adapt_tc import TcAdaptConfig, adapt_tc
+from mtpf_deploy.training.adapt.tc import TcAdaptConfig, adapt_tc
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 VARIANTS = {

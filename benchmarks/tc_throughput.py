@@ -17,15 +17,16 @@ from pathlib import Path
 import torch
 
 from mtpf_deploy.backbones import resolve_backbone
-from mtpf_deploy.training.pairs import load_pair_sources
-from mtpf_deploy.training.pretrain import PretrainConfig, Pretrainer
+from mtpf_deploy.training.pretrain.config import PretrainConfig
+from mtpf_deploy.training.pretrain.pair_sources import load_pair_sources
+from mtpf_deploy.training.pretrain.trainer import Pretrainer
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 
 
 def ours(args, run_dir: Path) -> dict:
     cfg = PretrainConfig(strategy="pf-tc", backbone=args.backbone, data_root=args.data_root, pairs=["stsb", "mrpc"],
-                         steps=args.steps, tc_batch_size=args.batch_size, max_length=args.max_length, lr=2e-5,
+                         steps=args.steps, tc_batch_size=args.batch_size, max_length=args.max_length, backbone_lr=2e-5,
                          clip_grad_norm=1.0, seed=0, dataset_weighting="size")
     trainer = Pretrainer(cfg, run_dir, log=lambda m: None)
     stamps = []

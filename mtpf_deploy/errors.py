@@ -15,3 +15,15 @@ class DataFormatError(MtpfError):
         self.path = path
         self.line = line
         self.problem = problem
+
+
+class AdapterError(MtpfError):
+    """An adapter file (untrusted, from an app) is malformed or does not fit the backbone; names file and field."""
+
+
+class BundleError(MtpfError):
+    """A bundle folder or its manifest is malformed; the message names the file and field."""
+
+
+class InputError(MtpfError):
+    """A call's texts or arguments are invalid (not a string, not valid Unicode, a bad stride...)."""

@@ -20,7 +20,7 @@ echo
 echo "== adapt ner: WNUT-17 sample (1,500 train / 400 dev sentences), LoRA initialised from the NER task-primary LoRA =="
 $BIN/mtpf-deploy adapt ner --backbone "$OUT/run/backbone" --init-adapter "$OUT/run/adapters/ner" \
   --train demo_data/wnut17_train.conll --dev demo_data/wnut17_dev.conll \
-  --out "$OUT/ner" --overwrite --warmup-epochs 10 --epochs 3 --batch-size 32 --lr 2e-3 --examples 3
+  --out "$OUT/ner" --overwrite --warmup-epochs 10 --epochs 3 --batch-size 32 --lora-lr 2e-3 --examples 3
 
 echo
 echo "== adapt tc: Banking77 sample (77 intents, 16 train / 6 test per intent), TC task-primary LoRA active =="

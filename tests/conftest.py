@@ -52,26 +52,40 @@ def make_tc_examples(n: int, seed: int) -> list[LabeledText]:
     return out
 
 
+def synthetic_ner_splits() -> dict[str, list[TaggedSentence]]:
+    return {"train": make_ner_sentences(300, 1), "dev": make_ner_sentences(60, 2), "test": make_ner_sentences(60, 3)}
+
+
+def synthetic_tc_splits() -> dict[str, list[LabeledText]]:
+    return {"train": make_tc_examples(240, 1), "test": make_tc_examples(90, 2)}
+
+
 def vocabulary() -> list[str]:
     return sorted(set(CITIES + PEOPLE + FILLER + ["smith"] + [w for ws in TOPICS.values() for w in ws]))
+
+
+# Prebuilt fixtures (``python -m tests.fixtures DIR``) let the runtime tests run in a venv without torch.
+PREBUILT = os.environ.get("MTPF_TEST_FIXTURES")
 
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """A 2-layer, 32-wide random BERT with a WordPiece tokenizer over the synthetic vocabulary."""
-    from mtpf_deploy.training.tiny import make_tiny_bert
+    if PREBUILT:
+        return Path(PREBUILT) / "tiny_bert"
+    from tests.tiny_bert import make_tiny_bert
 
     return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"), vocabulary(), seed=0)
 
 
 @pytest.fixture(scope="session")
 def ner_splits() -> dict[str, list[TaggedSentence]]:
-    return {"train": make_ner_sentences(300, 1), "dev": make_ner_sentences(60, 2), "test": make_ner_sentences(60, 3)}
+    return synthetic_ner_splits()
 
 
 @pytest.fixture(scope="session")
 def tc_splits() -> dict[str, list[LabeledText]]:
-    return {"train": make_tc_examples(240, 1), "test": make_tc_examples(90, 2)}
+    return synthetic_tc_splits()
 
 
 def need_shared_data() -> Path:
@@ -83,23 +97,18 @@ def need_shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_adapters(tiny_bert, ner_splits, tc_splits, tmp_path_factory) -> dict[str, Path]:
     """Adapter folders made by ``adapt`` on the tiny BERT: NER (LoRA + head) and TC (LoRA + head)."""
-    from mtpf_deploy.training.adapt_ner import NerAdaptConfig, adapt_ner
-    from mtpf_deploy.training.adapt_tc import TcAdaptConfig, adapt_tc
+    if PREBUILT:
+        return {"ner": Path(PREBUILT) / "adapters" / "ner", "tc": Path(PREBUILT) / "adapters" / "tc"}
+    from tests.fixtures import make_tiny_adapters
 
-    root = tmp_path_factory.mktemp("tiny_adapters")
-    quiet = lambda m: None  # noqa: E731
-    adapt_ner(NerAdaptConfig(backbone=str(tiny_bert), r=4, alpha=8, warmup_epochs=3, epochs=30, batch_size=32,
-                             lr=5e-3, head_lr=1e-2), ner_splits, root / "ner", log=quiet)
-    adapt_tc(TcAdaptConfig(backbone=str(tiny_bert), finetune=True, r=4, alpha=8, warmup_epochs=2, epochs=10,
-                           lr=3e-3, head_lr=1e-2, batch_size=32), tc_splits, root / "tc", log=quiet)
-    return {"ner": root / "ner", "tc": root / "tc"}
+    return make_tiny_adapters(tiny_bert, ner_splits, tc_splits, tmp_path_factory.mktemp("tiny_adapters"))
 
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_bert, tiny_adapters, tmp_path_factory) -> Path:
     """fp32 bundle of the tiny BERT with both adapters."""
-    from mtpf_deploy.export.bundle import export_bundle
+    if PREBUILT:
+        return Path(PREBUILT) / "bundle"
+    from tests.fixtures import make_tiny_bundle
 
-    out = tmp_path_factory.mktemp("bundles") / "tiny"
-    export_bundle(str(tiny_bert), tiny_adapters, out, quantize="none", log=lambda m: None)
-    return out
+    return make_tiny_bundle(tiny_bert, tiny_adapters, tmp_path_factory.mktemp("bundles") / "tiny")

@@ -38,7 +38,7 @@ def test_adapt_ner_cli_end_to_end(tiny_bert, ner_splits, tmp_path):
     train = _write_bio(tmp_path / "train.conll", ner_splits["train"])
     dev = _write_bio(tmp_path / "dev.conll", ner_splits["dev"])
     res = CliRunner().invoke(main, ["adapt", "ner", "--backbone", str(tiny_bert), "--train", str(train), "--dev",
-                                    str(dev), "--out", str(tmp_path / "o"), "--r", "4", "--alpha", "8",
+                                    str(dev), "--out", str(tmp_path / "o"), "--lora-r", "4", "--alpha", "8",
                                     "--warmup-epochs", "1", "--epochs", "2", "--examples", "2"])
     assert res.exit_code == 0, res.output
     assert "dev: entity F1" in res.output and res.output.count("gold:") == 2
@@ -119,8 +119,8 @@ def test_export_predict_inspect_cli(tiny_bert, tiny_adapters, tmp_path):
 
 
 def test_export_refuses_adapter_of_another_backbone(tiny_adapters, tmp_path):
-    from mtpf_deploy.training.tiny import make_tiny_bert
     from tests.conftest import vocabulary
+    from tests.tiny_bert import make_tiny_bert
 
     other = make_tiny_bert(tmp_path / "other", vocabulary(), seed=1)
     res = CliRunner().invoke(main, ["export", "--backbone", str(other), "--adapters", f"ner={tiny_adapters['ner']}",

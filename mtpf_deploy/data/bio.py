@@ -104,3 +104,22 @@ def entity_types(sentences: list[TaggedSentence]) -> list[str]:
 def bio_label_list(types: list[str]) -> list[str]:
     """The IOB2 label list for entity types: ``O`` first, then ``B-X``, ``I-X`` per type."""
     return ["O"] + [f"{p}-{t}" for t in types for p in ("B", "I")]
+
+
+def bio_entity_spans(tags: list[str] | tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """(type, first word, last word) of each entity in an IOB2 tag sequence, grouped as seqeval's
+    ``get_entities`` does: ``I-X`` continues an ``X`` entity, otherwise it starts one (lenient);
+    ``O`` and tags that are not ``B-``/``I-`` end an entity."""
+    spans: list[tuple[str, int, int]] = []
+    kind: str | None = None
+    first = -1
+    for i, tag in enumerate(tags):
+        prefix, body = (tag[0], tag[2:]) if len(tag) > 2 and tag[1] == "-" and tag[0] in "BI" else ("O", "")
+        if prefix == "I" and kind == body:
+            continue
+        if kind is not None:
+            spans.append((kind, first, i - 1))
+        kind, first = (body, i) if prefix != "O" else (None, -1)
+    if kind is not None:
+        spans.append((kind, first, len(tags) - 1))
+    return spans

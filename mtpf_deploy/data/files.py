@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import MtpfError
-from . import bio, pairs, text
+from . import bio, text
 from .registry import get_spec, load_split, split_names
 
 NER_FORMATS = ("bio",)
@@ -29,9 +29,7 @@ def read_file(path: str | Path, fmt: str, split: str = "train") -> list:
         return text.read_jsonl(path)
     if fmt == "json":
         return text.read_json_splits(path, split)
-    if fmt == "lines":
-        return pairs.read_unlabeled(path)
-    raise MtpfError(f"unknown format {fmt!r}; known: {', '.join(NER_FORMATS + TC_FORMATS + ('lines',))}")
+    raise MtpfError(f"unknown format {fmt!r}; known: {', '.join(NER_FORMATS + TC_FORMATS)}")
 
 
 def load_task_splits(

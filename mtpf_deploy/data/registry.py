@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from ..errors import MtpfError
@@ -27,7 +26,6 @@ class DatasetSpec:
     splits: dict[str, Reader]
     license: str
     carve: dict[str, tuple[str, float]] = field(default_factory=dict)  # new split -> (from split, fraction)
-    labels: tuple[str, ...] | None = None  # canonical label order when known
 
 
 def _bio(rel: str, **kw) -> Reader:
@@ -108,37 +106,36 @@ _SPECS: list[DatasetSpec] = [
     # --- text classification ---
     DatasetSpec("banking77", "tc", {s: _csv(f"banking77/{s}.csv", text="text", label="category")
                                    for s in ("train", "test")}, "CC BY 4.0", carve={"dev": ("train", 0.1)}),
-    DatasetSpec("emotion", "tc", {s: (lambda f: lambda root: text.read_split_last(root / f"emotion/{f}.txt", ";", header=True))(f)
+    DatasetSpec("emotion", "tc", {s: (lambda f: lambda root: text.read_split_last(root / f"emotion/{f}.txt", ";", header=True))(f)  # noqa: B023
                                  for s, f in (("train", "train"), ("dev", "val"), ("test", "test"))},
                 "educational and research use (dair-ai)"),
     DatasetSpec("financial_phrasebank", "tc",
                 {"train": lambda root: text.read_split_last(root / "financial_phrasebank/Sentences_AllAgree.txt", "@")},
-                "CC BY-NC-SA 3.0", carve={"test": ("train", 0.2)},
-                labels=("negative", "neutral", "positive")),
+                "CC BY-NC-SA 3.0", carve={"test": ("train", 0.2)}),
     DatasetSpec("amazon_counterfactual", "tc", {s: _csv(f"amazon_counterfactual/en_{f}.tsv", text="sentence",
                                                        label="is_counterfactual", delimiter="\t", label_names=CF)
                                                for s, f in (("train", "train"), ("dev", "valid"), ("test", "test"))},
-                "CC BY-NC 4.0", labels=tuple(CF.values())),
+                "CC BY-NC 4.0"),
     DatasetSpec("amazon_counterfactual_ext", "tc", {s: _csv(f"amazon_counterfactual/en-ext_{f}.tsv", text="sentence",
                                                            label="is_counterfactual", delimiter="\t", label_names=CF)
                                                    for s, f in (("train", "train"), ("dev", "valid"), ("test", "test"))},
-                "CC BY-NC 4.0", labels=tuple(CF.values())),
+                "CC BY-NC 4.0"),
     DatasetSpec("ag_news", "tc", {"train": _csv("ag_news/train_subset5k.csv", text=0, label=1, header=False, label_names=AG0),
                                   "test": _csv("ag_news/test.csv", text=["Title", "Description"], label="Class Index",
                                                label_names=AG)},
-                "not stated (AG corpus)", carve={"dev": ("train", 0.1)}, labels=tuple(AG.values())),
+                "not stated (AG corpus)", carve={"dev": ("train", 0.1)}),
     DatasetSpec("sst2", "tc", {s: _label_text(f"sst2/{s}.txt", SST2) for s in ("train", "dev", "test")},
-                "not stated (SST)", labels=tuple(SST2.values())),
+                "not stated (SST)"),
     DatasetSpec("sst5", "tc", {s: _label_text(f"sst5/{s}.txt", SST5) for s in ("train", "dev", "test")},
-                "not stated (SST)", labels=tuple(SST5.values())),
+                "not stated (SST)"),
     DatasetSpec("trec", "tc", {s: _label_text(f"trec/{s}_coarse.txt", TREC) for s in ("train", "test")},
-                "not stated", carve={"dev": ("train", 0.1)}, labels=tuple(TREC.values())),
+                "not stated", carve={"dev": ("train", 0.1)}),
     DatasetSpec("trec_fine", "tc", {s: _label_text(f"trec/{s}_fine.txt") for s in ("train", "test")},
                 "not stated", carve={"dev": ("train", 0.1)}),
     DatasetSpec("mr", "tc", {"train": _label_text("mr/all.txt", {"0": "neg", "1": "pos"})}, "not stated",
-                carve={"test": ("train", 0.2)}, labels=("neg", "pos")),
+                carve={"test": ("train", 0.2)}),
     DatasetSpec("imdb", "tc", {"train": _imdb("train"), "test": _imdb("test")}, "not stated (aclImdb v1)",
-                carve={"dev": ("train", 0.1)}, labels=("neg", "pos")),
+                carve={"dev": ("train", 0.1)}),
     DatasetSpec("dbpedia14", "tc", {"train": _dbpedia("dbpedia14_subset/val.csv"),
                                     "test": _dbpedia("dbpedia14_subset/test.csv")},
                 "CC BY-SA 3.0 + GFDL", carve={"dev": ("train", 0.1)}),

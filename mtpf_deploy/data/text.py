@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import DataFormatError, MtpfError
 from .io import open_text, read_lines
 from .types import LabeledText
 
-csv.field_size_limit(1 << 24)
+FIELD_SIZE_LIMIT = 1 << 24  # long documents in one CSV field (csv's default is 128 KiB)
+
+
+@contextmanager
+def _long_csv_fields() -> Iterator[None]:
+    """csv's process-wide field-size limit raised while one file is read, then restored."""
+    saved = csv.field_size_limit(FIELD_SIZE_LIMIT)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(saved)
 
 
 def _column(header: list[str] | None, col: str | int, path: Path) -> int:
@@ -37,7 +48,7 @@ def read_csv(
     text_cols = [text] if isinstance(text, (str, int)) else list(text)
     out: list[LabeledText] = []
     try:
-        with open_text(path) as handle:
+        with open_text(path) as handle, _long_csv_fields():
             reader = csv.reader(handle, delimiter=delimiter)
             head = next(reader, None) if header else None
             if header and head is None:

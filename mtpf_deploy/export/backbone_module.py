@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from transformers import BertModel
 
-from .slots import Slot
+from ..formats.lora_slots import Slot
 
 
 class SlotLinear(torch.nn.Module):

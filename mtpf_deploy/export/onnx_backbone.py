@@ -2,7 +2,6 @@
 empty rank-0 slot defaults (ONNX Runtime's multi-LoRA convention)."""
 from __future__ import annotations
 
-import logging
 import warnings
 from pathlib import Path
 
@@ -12,13 +11,11 @@ import torch
 from onnx import numpy_helper
 from torch.export import Dim
 from transformers import BertModel
-from transformers.utils import logging as hf_logging
 
+from ..formats.lora_slots import Slot, bert_slots
+from ..logs import quiet_loggers
 from .backbone_module import SlottedBert
-from .slots import Slot, bert_slots
-
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
+from .config import FFN_OUT
 
 INPUTS = ["input_ids", "attention_mask"]
 OUTPUTS = ["last_hidden_state"]
@@ -48,7 +45,7 @@ def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_ra
         lora_dims += [{0: rank}, {1: rank}]
     batch, seq = Dim("batch"), Dim("sequence", max=model.bert.config.max_position_embeddings)
     names = INPUTS + [n for s in slots for n in (s.a_name, s.b_name)]
-    with warnings.catch_warnings(), _quiet():
+    with warnings.catch_warnings(), quiet_loggers():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             model, (ids, mask, *lora), dynamo=True, input_names=names, output_names=OUTPUTS,
@@ -57,22 +54,6 @@ def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_ra
         )
     program.save(str(out))
     return slots
-
-
-class _quiet:
-    """Silence the exporter's INFO/WARNING chatter (kept: errors)."""
-
-    def __enter__(self):
-        self.saved = {n: logging.getLogger(n).level for n in ("torch", "onnxscript", "torch.onnx", "onnx_ir")}
-        for n in self.saved:
-            logging.getLogger(n).setLevel(logging.ERROR)
-
-    def __exit__(self, *exc):
-        for n, level in self.saved.items():
-            logging.getLogger(n).setLevel(level)
-
-
-FFN_OUT = "ffn_out"  # the MLP down-projections, whose inputs carry BERT's activation outliers
 
 
 def quantize_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "Gather"),
@@ -92,14 +73,9 @@ def quantize_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "
         wide = max((s[0] for s in weights.values()), default=0)  # the intermediate size: [intermediate, hidden]
         exclude = [name for name, shape in weights.items() if shape[0] == wide]
 
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer warns about pre-processing via the root logger
-    try:
+    with quiet_loggers(root=True):  # the quantizer warns about pre-processing via the root logger
         quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
                          op_types_to_quantize=list(op_types), nodes_to_exclude=exclude)
-    finally:
-        root.setLevel(level)
 
 
 def add_slot_defaults(path: Path, slots: list[Slot]) -> None:

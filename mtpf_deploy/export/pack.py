@@ -13,7 +13,7 @@ from .. import __version__
 from ..errors import MtpfError
 from ..formats.adapter_dir import AdapterDir
 from ..formats.adapter_file import write_adapter_file
-from .slots import Slot, peft_key_to_slot_input
+from ..formats.lora_slots import Slot, peft_key_to_slot_input
 
 
 def lora_to_slot_arrays(adapter: AdapterDir, slots: list[Slot], source: str) -> dict[str, np.ndarray]:

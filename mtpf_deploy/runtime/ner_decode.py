@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.align import WordEncoding
+from ..data.bio import bio_entity_spans
+from ..data.tokenization import WordEncoding
 from .results import Entity
 
 
@@ -25,37 +26,17 @@ def word_predictions(enc: WordEncoding, token_probs: np.ndarray) -> list[tuple[i
     """(label id, probability) of each word, read at its first sub-word. Words with no sub-word
     (characters the tokenizer drops) get label 0 (``O``)."""
     out = [(0, 1.0)] * len(enc.word_spans)
-    seen = set()
-    for t, w in enumerate(enc.word_index):
-        if w >= 0 and w not in seen:
-            seen.add(w)
-            k = int(token_probs[t].argmax())
-            out[w] = (k, float(token_probs[t, k]))
+    for t, w in enc.first_subwords():
+        k = int(token_probs[t].argmax())
+        out[w] = (k, float(token_probs[t, k]))
     return out
 
 
 def decode_entities(text: str, enc: WordEncoding, words: list[tuple[int, float]], labels: list[str]) -> list[Entity]:
-    """Group IOB2-tagged words into entities; an ``I-X`` that does not continue an ``X`` starts one."""
-    entities: list[Entity] = []
-    kind, first, last, scores = None, -1, -1, []
-
-    def close() -> None:
-        if kind is not None:
-            start, end = enc.word_spans[first][0], enc.word_spans[last][1]
-            entities.append(Entity(text[start:end], kind, start, end, float(np.mean(scores))))
-
-    for i, (k, p) in enumerate(words):
-        tag = labels[k]
-        if tag == "O" or len(tag) < 3 or tag[1] != "-":
-            close()
-            kind = None
-            continue
-        prefix, t = tag[0], tag[2:]
-        if prefix == "I" and kind == t:
-            last = i
-            scores.append(p)
-            continue
-        close()
-        kind, first, last, scores = t, i, i, [p]
-    close()
+    """Group IOB2-tagged words into entities (``bio_entity_spans``); the score is the words' mean probability."""
+    entities = []
+    for kind, first, last in bio_entity_spans([labels[k] for k, _ in words]):
+        start, end = enc.word_spans[first][0], enc.word_spans[last][1]
+        score = float(np.mean([p for _, p in words[first : last + 1]]))
+        entities.append(Entity(text[start:end], kind, start, end, score))
     return entities

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from ..data.align import encode_text, special_ids, tokenizer_from_file, truncated_rows, windows
+from ..data.tokenization import encode_text, special_ids, tokenizer_from_file, truncated_rows, windows
 from ..errors import MtpfError
 from ..formats.adapter_file import AdapterFile, read_adapter_file
 from ..formats.bundle import read_bundle_manifest
@@ -57,7 +57,7 @@ class SystemModel:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, bundle: str | Path, threads: int | None = None, verify: bool = True) -> "SystemModel":
+    def load(cls, bundle: str | Path, threads: int | None = None, verify: bool = True) -> SystemModel:
         """Load a bundle folder: manifest, backbone session (``threads`` intra-op threads), tokenizer."""
         folder = Path(bundle)
         manifest = read_bundle_manifest(folder)
@@ -167,9 +167,9 @@ class SystemModel:
 
     def classify(self, texts: list[str], adapter: Adapter | str, batch_size: int = 32) -> list[Classification]:
         """Label + probabilities per text; ``truncated`` says when a text exceeded the max length."""
-        adapter = self._require(adapter, "tc")
+        adapter, weight, bias = self._require(adapter, "tc")
         pooled, lengths = self._mean_pooled(texts, adapter, adapter.normalize, batch_size)
-        probs = _softmax(pooled @ adapter.weight.T + adapter.bias)
+        probs = _softmax(pooled @ weight.T + bias)
         return [Classification(adapter.labels[int(p.argmax())], float(p.max()),
                                {l: float(v) for l, v in zip(adapter.labels, p)},
                                truncated=n > adapter.max_length - 2, tokens=n)
@@ -178,7 +178,7 @@ class SystemModel:
     def entities(self, texts: list[str], adapter: Adapter | str, batch_size: int = 32,
                  stride: int | None = None) -> list[list[Entity]]:
         """Entities per text with exact character offsets; long texts run in overlapping windows."""
-        adapter = self._require(adapter, "ner")
+        adapter, weight, bias = self._require(adapter, "ner")
         size = adapter.max_length - 2
         stride = stride or max(1, size // 2)
         encs = [encode_text(self.tokenizer, t) for t in texts]
@@ -192,8 +192,9 @@ class SystemModel:
                 owners.append(n)
         logits_of: dict[int, np.ndarray] = {}
         for i, h in self._batched(rows, adapter, batch_size):
-            logits_of[i] = h[1:-1] @ adapter.weight.T + adapter.bias
-        out, row = [], 0
+            logits_of[i] = h[1:-1] @ weight.T + bias
+        out: list[list[Entity]] = []
+        row = 0
         for text, enc, spans in zip(texts, encs, spans_of):
             if not spans:
                 out.append([])
@@ -205,12 +206,13 @@ class SystemModel:
             out.append(decode_entities(text, enc, words, adapter.labels))
         return out
 
-    def _require(self, adapter: Adapter | str, task: str) -> Adapter:
-        adapter = self._adapter(adapter)
-        if adapter is None or adapter.task != task or adapter.weight is None:
-            got = None if adapter is None else adapter.task
-            raise MtpfError(f"adapter {getattr(adapter, 'name', None)!r} is a {got} adapter; this call needs a {task} adapter")
-        return adapter
+    def _require(self, adapter: Adapter | str, task: str) -> tuple[Adapter, np.ndarray, np.ndarray]:
+        """The adapter and its head, which must be of ``task``."""
+        found = self._adapter(adapter)
+        if found is None or found.task != task or found.weight is None or found.bias is None:
+            got = None if found is None else found.task
+            raise MtpfError(f"adapter {getattr(found, 'name', None)!r} is a {got} adapter; this call needs a {task} adapter")
+        return found, found.weight, found.bias
 
 
 def _load_ort_adapter(data: bytes, source: Path) -> ort.LoraAdapter:

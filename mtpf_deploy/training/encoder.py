@@ -6,23 +6,9 @@ from pathlib import Path
 import torch
 from peft import LoraConfig
 from transformers import BertModel
-from transformers.utils import logging as hf_logging
 
 from ..backbones import resolve_backbone
-
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
-
-# Module families a LoRA may target in a BERT layer (names relative to ``encoder.layer.N``).
-TARGET_FAMILIES = {
-    "query": r"attention\.self\.query",
-    "key": r"attention\.self\.key",
-    "value": r"attention\.self\.value",
-    "attn_out": r"attention\.output\.dense",
-    "intermediate": r"intermediate\.dense",
-    "output": r"output\.dense",
-}
-NER_TARGETS = ("query", "key", "intermediate", "output")  # paper App. A: query, key and the MLP
+from ..formats.lora_slots import NER_TARGETS, target_regex
 
 
 def load_encoder(backbone: str | Path, device: str | torch.device = "cpu") -> BertModel:
@@ -30,16 +16,6 @@ def load_encoder(backbone: str | Path, device: str | torch.device = "cpu") -> Be
     path = resolve_backbone(backbone)
     model = BertModel.from_pretrained(path, add_pooling_layer=False)
     return model.to(device)
-
-
-def target_regex(families: tuple[str, ...] | list[str], layers: list[int] | None) -> str:
-    """PEFT ``target_modules`` regex for the given module families and layer indices (None = all)."""
-    unknown = set(families) - set(TARGET_FAMILIES)
-    if unknown:
-        raise ValueError(f"unknown LoRA target(s) {sorted(unknown)}; known: {sorted(TARGET_FAMILIES)}")
-    layer = r"\d+" if layers is None else "(" + "|".join(str(i) for i in layers) + ")"
-    mods = "|".join(TARGET_FAMILIES[f] for f in families)
-    return rf".*encoder\.layer\.{layer}\.({mods})$"
 
 
 def lora_config(

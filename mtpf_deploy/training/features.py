@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from tokenizers import Tokenizer
 
-from ..data.align import IGNORE_INDEX, WordEncoding, encode_words, special_ids, truncated_rows
+from ..data.tokenization import IGNORE_INDEX, WordEncoding, encode_words, special_ids, truncated_rows
 from ..data.types import TaggedSentence
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from mtpf_deploy.data.registry import load_split
-from mtpf_deploy.export.bundle import export_bundle
+from mtpf_deploy.export.write_bundle import export_bundle
 from mtpf_deploy.runtime import SystemModel
-from mtpf_deploy.training.adapt_ner import NerAdaptConfig, adapt_ner
-from mtpf_deploy.training.adapt_tc import TcAdaptConfig, adapt_tc
+from mtpf_deploy.training.adapt.ner import NerAdaptConfig, adapt_ner
+from mtpf_deploy.training.adapt.tc import TcAdaptConfig, adapt_tc
 from tests.conftest import need_shared_data
 
 
@@ -21,7 +21,7 @@ def real(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("real")
     quiet = lambda m: None  # noqa: E731
     conll = {"train": load_split("conll2003", "train", root)[:300]}
-    adapt_ner(NerAdaptConfig(warmup_epochs=3, epochs=1, batch_size=32, lr=2e-3, max_length=64), conll,
+    adapt_ner(NerAdaptConfig(warmup_epochs=3, epochs=1, batch_size=32, lora_lr=2e-3, max_length=64), conll,
               tmp / "ner", log=quiet)
     banking = {"train": load_split("banking77", "train", root)}  # the whole train split, all 77 intents
     adapt_tc(TcAdaptConfig(n_experiments=0), banking, tmp / "tc", log=quiet)
@@ -56,7 +56,7 @@ def test_int8_is_smaller_and_close_to_fp32(real):
 
 def test_int8_ner_tags_agree(real):
     fp32, int8, sample, _ = real
-    from mtpf_deploy.data.align import encode_text
+    from mtpf_deploy.data.tokenization import encode_text
 
     def tags(system):
         out = []

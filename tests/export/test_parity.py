@@ -8,8 +8,7 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 
-from mtpf_deploy.data.align import load_tokenizer
-from mtpf_deploy.export.bundle import export_bundle
+from mtpf_deploy.export.write_bundle import export_bundle
 from mtpf_deploy.runtime import SystemModel
 from mtpf_deploy.training.encoder import load_encoder
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from mtpf_deploy.backbones import resolve_backbone
-from mtpf_deploy.data.align import load_tokenizer
+from mtpf_deploy.data.tokenization import load_tokenizer
 from mtpf_deploy.errors import MtpfError
-from mtpf_deploy.training.adapt_tc import embed_texts
+from mtpf_deploy.training.adapt.tc import embed_texts
 from mtpf_deploy.training.encoder import load_encoder, target_regex
 
 

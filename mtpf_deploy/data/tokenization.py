@@ -1,0 +1,142 @@
+"""Tokenizer helpers (torch-free: the runtime uses them too): loading, special ids, truncated rows,
+windows, and word -> sub-word alignment with character offsets into the original text. Words are
+joined with single spaces to form the text the tokenizer sees, so every sub-word maps back to exactly
+one word and one character span."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from ..errors import MtpfError
+
+IGNORE_INDEX = -100
+
+
+def load_tokenizer(model_dir: str | Path) -> Tokenizer:
+    """Load ``model_dir/tokenizer.json`` (see ``tokenizer_from_file``)."""
+    return tokenizer_from_file(Path(model_dir) / "tokenizer.json")
+
+
+def tokenizer_from_file(path: str | Path) -> Tokenizer:
+    """Load a tokenizers JSON file with its own truncation/padding switched off (we window ourselves)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MtpfError(f"{path}: no tokenizer file (a fast tokenizer.json is required)")
+    try:
+        tok = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises its own exception type
+        raise MtpfError(f"{path}: not a valid tokenizer.json ({exc})") from None
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def special_ids(tok: Tokenizer) -> tuple[int, int, int]:
+    """(cls, sep, pad) ids of a BERT-style tokenizer."""
+    ids = [tok.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]")]
+    if any(i is None for i in ids):
+        raise MtpfError("tokenizer lacks [CLS]/[SEP]/[PAD]; only BERT-style WordPiece tokenizers are supported")
+    return ids[0], ids[1], ids[2]
+
+
+@dataclass(frozen=True)
+class WordEncoding:
+    """Sub-words of one sentence (no special tokens) and where they come from."""
+
+    text: str
+    ids: list[int]
+    offsets: list[tuple[int, int]]  # char span of each sub-word in ``text``
+    word_index: list[int]  # word of each sub-word (-1 when it belongs to none)
+    word_spans: list[tuple[int, int]]  # char span of each word in ``text``
+
+    def first_subwords(self, limit: int | None = None) -> list[tuple[int, int]]:
+        """(sub-word position, word) of each word's first sub-word, among the first ``limit`` sub-words."""
+        out, seen = [], set()
+        for t, w in enumerate(self.word_index[:limit]):
+            if w >= 0 and w not in seen:
+                seen.add(w)
+                out.append((t, w))
+        return out
+
+    def first_subword_labels(self, word_labels: list[int]) -> list[int]:
+        """Label on the first sub-word of each word, ``IGNORE_INDEX`` elsewhere."""
+        out = [IGNORE_INDEX] * len(self.word_index)
+        for t, w in self.first_subwords():
+            out[t] = word_labels[w]
+        return out
+
+
+def words_to_text(words: list[str] | tuple[str, ...]) -> tuple[str, list[tuple[int, int]]]:
+    """Join words with single spaces; return the text and each word's (start, end) span."""
+    spans, pos = [], 0
+    for w in words:
+        spans.append((pos, pos + len(w)))
+        pos += len(w) + 1
+    return " ".join(words), spans
+
+
+def encode_words(tok: Tokenizer, words: list[str] | tuple[str, ...]) -> WordEncoding:
+    """Tokenize pre-split words; every sub-word is assigned to the word its first character lies in."""
+    text, spans = words_to_text(words)
+    return encode_text_with_spans(tok, text, spans)
+
+
+def encode_text_with_spans(tok: Tokenizer, text: str, spans: list[tuple[int, int]]) -> WordEncoding:
+    """Tokenize ``text`` and map sub-words to the given word spans (character offsets into ``text``)."""
+    enc = tok.encode(text, add_special_tokens=False)
+    owner = [-1] * (len(text) + 1)
+    for i, (s, e) in enumerate(spans):
+        for c in range(s, e):
+            owner[c] = i
+    word_index = [owner[s] if s < len(text) else -1 for s, _ in enc.offsets]
+    return WordEncoding(text, list(enc.ids), [tuple(o) for o in enc.offsets], word_index, list(spans))
+
+
+def encode_text(tok: Tokenizer, text: str) -> WordEncoding:
+    """Tokenize raw text; words are the tokenizer's pre-tokenizer words (whitespace + punctuation)."""
+    enc = tok.encode(text, add_special_tokens=False)
+    spans: dict[int, list[int]] = {}
+    word_index = []
+    for wid, (s, e) in zip(enc.word_ids, enc.offsets):
+        if wid is None:
+            word_index.append(-1)
+            continue
+        word_index.append(wid)
+        span = spans.setdefault(wid, [s, e])
+        span[0], span[1] = min(span[0], s), max(span[1], e)
+    # renumber words 0..n-1 in order of appearance
+    order = {w: i for i, w in enumerate(sorted(spans))}
+    return WordEncoding(
+        text,
+        list(enc.ids),
+        [tuple(o) for o in enc.offsets],
+        [order[w] if w >= 0 else -1 for w in word_index],
+        [tuple(spans[w]) for w in sorted(spans)],
+    )
+
+
+def truncated_rows(tok: Tokenizer, texts: list[str], max_length: int) -> tuple[list[list[int]], list[int]]:
+    """``[CLS] ids[:max_length-2] [SEP]`` per text, and each text's full sub-word count (to flag truncation)."""
+    cls, sep, _ = special_ids(tok)
+    rows, lengths = [], []
+    for enc in tok.encode_batch(list(texts), add_special_tokens=False):
+        lengths.append(len(enc.ids))
+        rows.append([cls, *enc.ids[: max_length - 2], sep])
+    return rows, lengths
+
+
+def windows(n_tokens: int, max_content: int, stride: int) -> list[tuple[int, int]]:
+    """Overlapping [start, end) windows of at most ``max_content`` tokens, advancing by ``stride``."""
+    if max_content <= 0:
+        raise ValueError("max_content must be positive")
+    if n_tokens <= max_content:
+        return [(0, n_tokens)]
+    out, start = [], 0
+    while True:
+        end = min(start + max_content, n_tokens)
+        out.append((start, end))
+        if end == n_tokens:
+            return out
+        start += stride

@@ -1,0 +1,20 @@
+"""Settings of ``export`` (torch-free: the CLI builds its flags from them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..settings import Settings, setting
+
+FFN_OUT = "ffn_out"  # the MLP down-projections, whose inputs carry BERT's activation outliers
+
+
+@dataclass
+class ExportConfig(Settings):
+    backbone: str | None = setting(None, "'default', a local Hugging Face folder, or (with --run) RUN/backbone")
+    adapters: list[str] = setting([], "comma list: names in RUN/adapters, name=PATH, or adapter folders")
+    run: str | None = setting(None, "a pretrain run folder")
+    quantize: str = setting("int8", "backbone precision", choices=("int8", "none"))
+    int8_keep_fp32: list[str] = setting([], "leave these MatMuls in fp32 (ffn_out: the MLP down-projections; "
+                                            "see docs/export.md)", choices=(FFN_OUT,), multiple=True)
+    max_length: int | None = setting(None, "longest input window (default: min(512, positions))")
+    opset: int = setting(18, "ONNX opset")

