@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mtpf_deploy.data.registry import load_split
+from mtpf_deploy.data.tokenization import truncated_rows
 from mtpf_deploy.export.write_bundle import export_bundle
 from mtpf_deploy.runtime import SystemModel
 from mtpf_deploy.training.adapt.tc import TcAdaptConfig, adapt_tc
@@ -32,7 +33,7 @@ VARIANTS = {
 
 
 def token_cosine(a: SystemModel, b: SystemModel, texts: list[str]) -> float:
-    rows, _ = a._truncated_rows(texts, 128)
+    rows, _ = truncated_rows(a.tokenizer, texts, 128)
     cos = []
     for r in rows:
         x, _ = a.run_ids([r])

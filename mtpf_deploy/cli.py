@@ -257,14 +257,44 @@ def pack_cmd(bundle, adapter_dir, name, out, overwrite) -> None:
     click.echo(f"wrote {out} ({info['task']}, {out.stat().st_size / 1024:.0f} KiB)")
 
 
+def _read_texts(input_file: Path | None) -> list[str]:
+    """One text per line of ``input_file`` (or stdin), strictly UTF-8; errors name the line."""
+    raw = sys.stdin.buffer.read() if input_file in (None, Path("-")) else Path(input_file).read_bytes()
+    source = "stdin" if input_file in (None, Path("-")) else str(input_file)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise MtpfError(f"{source}: the file is UTF-16; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    texts = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            texts.append(line.removesuffix(b"\r").decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise MtpfError(f"{source}:{number}: not valid UTF-8 (byte {line[exc.start]:#04x} at column {exc.start + 1})") from None
+    if texts and texts[-1] == "":
+        texts.pop()  # the newline that ends the last line
+    return texts
+
+
+def _argument_texts(texts: tuple[str, ...]) -> list[str]:
+    """Command-line texts; bytes that are not UTF-8 reach Python as lone surrogates."""
+    for i, t in enumerate(texts, start=1):
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise MtpfError(f"argument {i} is not valid UTF-8 (at character {exc.start + 1}); "
+                            "pass UTF-8 text or use --input FILE") from None
+    return list(texts)
+
+
 @main.command("predict")
 @click.option("--bundle", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--adapter", required=True, help="adapter name in the bundle, or a .mtpfa path")
 @click.option("--input", "input_file", type=click.Path(exists=True, allow_dash=True, dir_okay=False, path_type=Path),
-              help="one text per line ('-' or absent with no TEXT: stdin)")
-@click.option("--threads", type=int, default=None)
-@click.option("--batch-size", default=32, show_default=True)
-@click.option("--top-k", default=5, show_default=True, help="TC: how many label probabilities to print (0: all)")
+              help="one UTF-8 text per line ('-' or absent with no TEXT: stdin)")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="intra-op threads (default: ONNX Runtime's)")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--top-k", type=click.IntRange(min=0), default=5, show_default=True,
+              help="TC: how many label probabilities to print (0: all)")
 @click.argument("texts", nargs=-1)
 @_friendly
 def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, texts) -> None:
@@ -274,23 +304,21 @@ def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, texts) 
 
     from .runtime import SystemModel
 
-    if not texts:
-        stream = sys.stdin if input_file in (None, Path("-")) else open(input_file, encoding="utf-8")
-        texts = [line.rstrip("\n") for line in stream]
+    texts = _argument_texts(texts) if texts else _read_texts(input_file)
     system = SystemModel.load(bundle, threads=threads)
     ad = system.load_adapter(adapter)
     t0 = time.perf_counter()
     if ad.task == "ner":
-        results = [{"entities": [e.to_json() for e in r]} for r in system.entities(list(texts), ad, batch_size)]
+        results = [{"entities": [e.to_json() for e in r]} for r in system.entities(texts, ad, batch_size)]
     elif ad.task == "tc":
         results = []
-        for c in system.classify(list(texts), ad, batch_size):
+        for c in system.classify(texts, ad, batch_size):
             r = c.to_json()
             if top_k:
                 r["probabilities"] = dict(sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:top_k])
             results.append(r)
     else:
-        results = [{"embedding": v.tolist()} for v in system.embed(list(texts), ad, batch_size=batch_size)]
+        results = [{"embedding": v.tolist()} for v in system.embed(texts, ad, batch_size=batch_size)]
     ms = (time.perf_counter() - t0) * 1000
     for text, r in zip(texts, results):
         click.echo(json.dumps({"text": text, "adapter": ad.name, **r}, ensure_ascii=False))
@@ -302,41 +330,42 @@ def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, texts) 
 @click.option("--bundle", type=click.Path(exists=True, file_okay=False, path_type=Path), help="check an adapter against this bundle")
 @_friendly
 def inspect_cmd(path, bundle) -> None:
-    """Show a bundle's or an adapter file's manifest, sizes and (with --bundle) hash match."""
+    """Show a bundle's or an adapter file's manifest and sizes; verify the backbone hash (bundle) or the
+    adapter's fit to ``--bundle``."""
     import json
 
     from .formats.adapter_file import read_adapter_file
-    from .formats.bundle import read_bundle_manifest
+    from .formats.bundle import bundle_path, read_bundle_manifest
+    from .formats.hashing import sha256_file
 
     if path.is_dir() or path.suffix == ".onnx":
         folder = path if path.is_dir() else path.parent
         m = read_bundle_manifest(folder)
         bb = m["backbone"]
-        model = folder / bb["file"]
+        model = bundle_path(folder, bb["file"], f"bundle {folder}: backbone.file")
+        if not model.is_file():
+            raise MtpfError(f"bundle {folder}: backbone file {bb['file']} is missing")
         click.echo(f"bundle {folder}")
-        click.echo(f"  backbone  {bb['file']}  {model.stat().st_size / 1e6:.1f} MB  {bb['precision']}  opset {bb['opset']}")
+        click.echo(f"  backbone  {bb['file']}  {model.stat().st_size / 1e6:.1f} MB  {bb.get('precision')}  "
+                   f"opset {bb.get('opset')}")
         click.echo(f"  layers {bb['num_layers']}  hidden {bb['hidden_size']}  max length {bb['max_length']}  "
                    f"{len(bb['slots'])} LoRA slots")
         click.echo(f"  sha256 {bb['sha256']}\n  weights {bb['weights_sha256']}")
-        if path.suffix == ".onnx":
-            from .formats.hashing import sha256_file
-
-            actual = sha256_file(path)
-            if actual != bb["sha256"]:
-                raise MtpfError(f"{path} has sha256 {actual}, but its manifest says {bb['sha256']}")
-            click.echo("  file matches the manifest's sha256")
+        actual = sha256_file(model)
+        if actual != bb["sha256"]:
+            raise MtpfError(f"{model} has sha256 {actual}, which does not match its manifest's {bb['sha256']}")
+        click.echo("  backbone file matches the manifest's sha256")
         for name, rel in m.get("adapters", {}).items():
-            click.echo(f"  adapter {name}: {rel} ({(folder / rel).stat().st_size / 1024:.0f} KiB)")
+            target = bundle_path(folder, rel, f"bundle {folder}: adapters.{name}")
+            size = f"{target.stat().st_size / 1024:.0f} KiB" if target.is_file() else "MISSING"
+            click.echo(f"  adapter {name}: {rel} ({size})")
         return
     af = read_adapter_file(path)
     click.echo(json.dumps(af.manifest, indent=2, sort_keys=True))
     click.echo(f"file size {path.stat().st_size / 1024:.1f} KiB")
     if bundle is not None:
-        want = read_bundle_manifest(bundle)["backbone"]["weights_sha256"]
-        if want == af.backbone_sha256:
-            click.echo(f"backbone hash matches {bundle}")
-        else:
-            raise MtpfError(f"adapter {path} was made for backbone {af.backbone_sha256}, but {bundle} has {want}")
+        af.check_fits(read_bundle_manifest(bundle)["backbone"])
+        click.echo(f"backbone hash matches {bundle}; LoRA slots and head width fit it")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-pip_in() { "$1/bin/pip" install --quiet -c constraints.txt "${@:2}"; }
+pip_in() { "$1/bin/pip" install --quiet -c constraints.txt "${@:2}" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 
 echo "== fixtures (full install)"
 .venv/bin/python -m tests.fixtures "$work/fixtures"

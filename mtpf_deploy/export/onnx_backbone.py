@@ -2,7 +2,10 @@
 empty rank-0 slot defaults (ONNX Runtime's multi-LoRA convention)."""
 from __future__ import annotations
 
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -73,9 +76,23 @@ def quantize_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "
         wide = max((s[0] for s in weights.values()), default=0)  # the intermediate size: [intermediate, hidden]
         exclude = [name for name, shape in weights.items() if shape[0] == wide]
 
-    with quiet_loggers(root=True):  # the quantizer warns about pre-processing via the root logger
+    # the quantizer warns about pre-processing via the root logger, and keeps its scratch files in the
+    # default temp folder: point that into dst's folder (the bundle's own temporary folder), so a killed
+    # export leaves nothing that the next export does not remove
+    with quiet_loggers(root=True), _temp_folder(dst.parent):
         quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
                          op_types_to_quantize=list(op_types), nodes_to_exclude=exclude)
+
+
+@contextmanager
+def _temp_folder(folder: Path) -> Iterator[None]:
+    """``tempfile``'s default folder is ``folder`` inside the block."""
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
 
 
 def add_slot_defaults(path: Path, slots: list[Slot]) -> None:

@@ -1,18 +1,14 @@
 """Packing an adapter folder (``adapt``/``pretrain`` output or plain PEFT) into one ``.mtpfa`` file."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
-from safetensors.numpy import save as save_safetensors
 
 from .. import __version__
 from ..errors import MtpfError
 from ..formats.adapter_dir import AdapterDir
-from ..formats.adapter_file import write_adapter_file
+from ..formats.adapter_file import check_adapter_name, read_adapter_file, write_adapter_file
 from ..formats.lora_slots import Slot, peft_key_to_slot_input
 
 
@@ -48,38 +44,21 @@ def lora_to_slot_arrays(adapter: AdapterDir, slots: list[Slot], source: str) -> 
     return out
 
 
-def onnx_adapter_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """Serialise LoRA arrays in ONNX Runtime's adapter format."""
-    # OrtValue.ortvalue_from_numpy does not copy: `arrays` must stay alive until export_adapter returns.
-    values = {k: ort.OrtValue.ortvalue_from_numpy(v) for k, v in arrays.items()}
-    fmt = ort.AdapterFormat()
-    fmt.set_adapter_version(1)
-    fmt.set_model_version(1)
-    fmt.set_parameters(values)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx_adapter")
-    os.close(fd)
-    try:
-        fmt.export_adapter(tmp)
-        return Path(tmp).read_bytes()
-    finally:
-        os.unlink(tmp)
-
-
 def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size: int, weights_sha256: str,
                  out: Path, source: str) -> dict:
-    """Write ``out`` (.mtpfa); returns its manifest. The adapter must match the backbone weights."""
+    """Write ``out`` (.mtpfa); returns its manifest. The adapter must match the backbone weights.
+    The written file is read back with the runtime's own validation, so nothing ships that it would refuse."""
+    check_adapter_name(name)
     trained_on = adapter.backbone.get("weights_sha256")
     if trained_on and trained_on != weights_sha256:
         raise MtpfError(f"adapter {source} was trained on backbone weights {trained_on} "
                         f"but the backbone being exported has weights {weights_sha256}")
     arrays = lora_to_slot_arrays(adapter, slots, source)
-    head_bytes = None
     if adapter.head is not None:
         w = adapter.head["weight"]
         if w.ndim != 2 or w.shape[1] != hidden_size:
             raise MtpfError(f"adapter {source}: head weight {w.shape} does not fit hidden size {hidden_size}")
-        head_bytes = save_safetensors({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in adapter.head.items()})
-    if adapter.task in ("ner", "tc") and head_bytes is None:
+    if adapter.task in ("ner", "tc") and adapter.head is None:
         raise MtpfError(f"adapter {source}: a {adapter.task} adapter without head.safetensors")
     cfg = adapter.lora_config or {}
     manifest = {
@@ -93,5 +72,7 @@ def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size:
         "backbone": {"weights_sha256": weights_sha256},
         "created_by": f"mtpf-deploy {__version__}",
     }
-    write_adapter_file(out, manifest, onnx_adapter_bytes(arrays) if arrays else None, head_bytes)
+    manifest = write_adapter_file(out, manifest, arrays, adapter.head)
+    read_adapter_file(out).check_fits({"weights_sha256": weights_sha256, "hidden_size": hidden_size,
+                                       "slots": [s.to_json() for s in slots]})
     return manifest

@@ -10,7 +10,7 @@ from .. import __version__
 from ..backbones import resolve_backbone
 from ..errors import MtpfError
 from ..formats.adapter_dir import read_adapter_dir
-from ..formats.adapter_file import SUFFIX
+from ..formats.adapter_file import SUFFIX, check_adapter_name
 from ..formats.atomic import atomic_dir
 from ..formats.bundle import write_bundle_manifest
 from ..formats.hashing import backbone_weights_sha256, sha256_file
@@ -35,8 +35,7 @@ def resolve_adapter_specs(specs: list[str], run: Path | None) -> dict[str, Path]
         else:
             where = f" (no {run / 'adapters' / spec})" if run is not None else " (give --run DIR or name=PATH)"
             raise MtpfError(f"adapter {spec!r} not found{where}")
-        if not name or not name.replace("-", "").replace("_", "").isalnum():
-            raise MtpfError(f"adapter name {name!r} must be letters, digits, '-' or '_'")
+        check_adapter_name(name)
         if name in out:
             raise MtpfError(f"adapter name {name!r} given twice")
         out[name] = path

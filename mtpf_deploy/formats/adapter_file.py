@@ -1,37 +1,57 @@
-"""The swappable adapter FILE (``*.mtpfa``): what an app ships and the runtime loads.
+"""The swappable adapter FILE (``*.mtpfa``): what an app ships and the runtime loads. Untrusted input.
 
-A ZIP archive with every member STORED (no compression), so a member can be memory-mapped or read
-as one byte range by any platform (Python ``zipfile``, ``java.util.zip``)::
+A ZIP archive, every member STORED (no compression), so a member is one byte range that any
+platform can map or read (Python ``zipfile``, ``java.util.zip``)::
 
-    manifest.json        format, version, task, labels, head kind, pooling, max length, LoRA rank /
-                         alpha / slots, sha256 of each member, sha256 of the backbone weights
-    lora.onnx_adapter    LoRA A/B in ONNX Runtime's adapter format, keyed by the backbone's slot input
-                         names; scaling already folded into B. Load it with ``onnxruntime.LoraAdapter``
-                         (or ``OrtLoraAdapter`` / ``CreateLoraAdapterFromArray`` on Android). Absent for a
-                         head-only adapter.
-    head.safetensors     ``weight`` [C, H], ``bias`` [C]. Absent for an embedding-only adapter.
+    manifest.json      format, version, name, task, labels, head kind, pooling, max length, LoRA rank /
+                       alpha / slots, sha256 + size of each member, sha256 of the backbone weights
+    lora.safetensors   LoRA A [r, in] / B [out, r] float32, keyed by the backbone's slot input names
+                       (``layer.3.query.lora_A``), scaling folded into B. Present iff ``lora`` is not null.
+    head.safetensors   ``weight`` [C, H], ``bias`` [C] float32. Present iff the task is ``ner`` or ``tc``.
 
-No pickle. See docs/formats.md.
+``read_adapter_file`` validates everything it can without the backbone (ZIP structure and sizes
+before any member is read, the manifest schema, member hashes, tensor names / dtypes / shapes /
+finiteness, A/B pairing); ``AdapterFile.check_fits`` validates it against a bundle's backbone.
+Every failure is an ``AdapterError`` naming the file and the field. See docs/formats.md. No pickle.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import load as load_safetensors
 
-from ..errors import MtpfError
+from ..errors import AdapterError
 
 FORMAT = "mtpf-adapter"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".mtpfa"
 MANIFEST = "manifest.json"
-LORA = "lora.onnx_adapter"
+LORA = "lora.safetensors"
 HEAD = "head.safetensors"
+MEMBERS = (MANIFEST, LORA, HEAD)
+TASKS = ("ner", "tc", "lora")
+HEAD_KINDS = ("linear", "logistic-regression")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+SLOT_INPUT = re.compile(r"layer\.(\d+)\.([a-z_]+)\.lora_([AB])")
+MAX_FILE_BYTES = 512 << 20  # an adapter is a few MB; anything near this is not one
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_LABELS = 100_000
+MAX_LENGTH_RANGE = (3, 1 << 16)
+
+
+def check_adapter_name(name: object, where: str = "adapter name") -> str:
+    """Adapter names are 1-64 letters, digits, '-' or '_' (they become file names)."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise AdapterError(f"{where} {name!r} must be 1-64 letters, digits, '-' or '_' (starting with a letter or digit)")
+    return name
 
 
 @dataclass
@@ -40,7 +60,7 @@ class AdapterFile:
 
     path: Path
     manifest: dict
-    lora_bytes: bytes | None
+    lora: dict[str, np.ndarray]  # slot input name -> float32 array (empty: no LoRA)
     head: dict[str, np.ndarray] | None
 
     @property
@@ -53,75 +73,256 @@ class AdapterFile:
 
     @property
     def labels(self) -> list[str]:
-        return self.manifest.get("labels", [])
+        return self.manifest["labels"]
+
+    @property
+    def max_length(self) -> int:
+        return self.manifest["max_length"]
 
     @property
     def backbone_sha256(self) -> str:
         return self.manifest["backbone"]["weights_sha256"]
 
+    def check_fits(self, backbone: dict) -> None:
+        """Refuse an adapter that does not fit a bundle's backbone: other weights, a slot it lacks, a
+        LoRA dimension or a head width that differs."""
+        where = f"adapter {self.path}"
+        if self.backbone_sha256 != backbone["weights_sha256"]:
+            raise AdapterError(f"{where} was made for backbone {self.backbone_sha256}, "
+                               f"but this system runs backbone {backbone['weights_sha256']}")
+        dims = {}
+        for s in backbone["slots"]:
+            dims[s["a"]] = (None, s["in"])
+            dims[s["b"]] = (s["out"], None)
+        for name, value in self.lora.items():
+            if name not in dims:
+                raise AdapterError(f"{where}: {LORA}: tensor {name!r} is not a LoRA slot of this backbone")
+            want = dims[name]
+            if any(w is not None and w != d for w, d in zip(want, value.shape)):
+                raise AdapterError(f"{where}: {LORA}: {name} has shape {list(value.shape)}, the backbone's slot is "
+                                   f"{['r' if w is None else w for w in want]}")
+        if self.head is not None and self.head["weight"].shape[1] != backbone["hidden_size"]:
+            raise AdapterError(f"{where}: {HEAD}: weight has width {self.head['weight'].shape[1]}, "
+                               f"the backbone's hidden size is {backbone['hidden_size']}")
 
-def write_adapter_file(out: Path, manifest: dict, lora_bytes: bytes | None, head_bytes: bytes | None) -> None:
-    """Write the container (caller handles atomicity); member hashes are added to the manifest."""
-    manifest = dict(manifest, format=FORMAT, version=VERSION, members={})
-    members = {LORA: lora_bytes, HEAD: head_bytes}
-    for name, data in members.items():
-        if data is not None:
-            manifest["members"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+def write_adapter_file(out: Path, manifest: dict, lora: dict[str, np.ndarray], head: dict[str, np.ndarray] | None) -> dict:
+    """Write the container (caller handles atomicity); member hashes are added to the manifest, which is returned."""
+    from safetensors.numpy import save
+
+    blobs: dict[str, bytes] = {}
+    if lora:
+        blobs[LORA] = save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sorted(lora.items())})
+    if head is not None:
+        blobs[HEAD] = save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in head.items()})
+    manifest = dict(manifest, format=FORMAT, version=VERSION,
+                    members={n: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for n, b in blobs.items()})
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as z:
         z.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
-        for name, data in members.items():
-            if data is not None:
-                z.writestr(name, data)
+        for name, data in blobs.items():
+            z.writestr(name, data)
+    return manifest
 
 
 def read_adapter_file(path: str | Path) -> AdapterFile:
-    """Open and validate an adapter file; every problem is reported naming the file."""
+    """Open and validate an adapter file (everything but the fit to a backbone: ``check_fits``)."""
     path = Path(path)
+    where = f"adapter {path}"
     if not path.is_file():
-        raise MtpfError(f"adapter {path}: no such file")
+        raise AdapterError(f"{where}: no such file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise AdapterError(f"{where}: {size} bytes is larger than an adapter may be ({MAX_FILE_BYTES})")
     try:
         with zipfile.ZipFile(path) as z:
-            names = set(z.namelist())
-            if MANIFEST not in names:
-                raise MtpfError(f"adapter {path}: no {MANIFEST} inside (not an mtpf adapter file)")
-            manifest = _manifest(path, z.read(MANIFEST))
-            data = {n: z.read(n) for n in (LORA, HEAD) if n in names}
+            infos = _checked_members(z, where, size)
+            manifest = _manifest(where, z.read(infos[MANIFEST]))
+            data = {n: z.read(infos[n]) for n in (LORA, HEAD) if n in infos}
     except zipfile.BadZipFile as exc:
-        raise MtpfError(f"adapter {path}: corrupt or truncated file ({exc})") from None
-    except (zipfile.LargeZipFile, OSError, EOFError) as exc:
-        raise MtpfError(f"adapter {path}: cannot be read ({exc})") from None
-    for name, info in manifest.get("members", {}).items():
-        if name not in data:
-            raise MtpfError(f"adapter {path}: member {name} listed in the manifest is missing")
-        if hashlib.sha256(data[name]).hexdigest() != info.get("sha256"):
-            raise MtpfError(f"adapter {path}: member {name} does not match its sha256 (file is corrupt)")
-    head = None
-    if HEAD in data:
-        try:
-            head = load_safetensors(data[HEAD])
-        except Exception as exc:  # safetensors raises its own error type on bad bytes
-            raise MtpfError(f"adapter {path}: {HEAD} is not valid safetensors ({exc})") from None
-        if set(head) != {"weight", "bias"} or head["weight"].shape[0] != len(manifest.get("labels", [])):
-            raise MtpfError(f"adapter {path}: head does not match its {len(manifest.get('labels', []))} labels")
-    if manifest["task"] in ("ner", "tc") and head is None:
-        raise MtpfError(f"adapter {path}: a {manifest['task']} adapter needs {HEAD}")
-    return AdapterFile(path, manifest, data.get(LORA), head)
+        raise AdapterError(f"{where}: corrupt or truncated file ({exc})") from None
+    except (zipfile.LargeZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError) as exc:
+        raise AdapterError(f"{where}: cannot be read ({exc})") from None
+    expected = {HEAD} if manifest["task"] in ("ner", "tc") else set()
+    expected |= {LORA} if manifest["lora"] is not None else set()
+    if set(data) != expected:
+        raise AdapterError(f"{where}: a {manifest['task']} adapter with lora={'set' if manifest['lora'] else 'null'} "
+                           f"must hold {sorted(expected) or 'no tensor member'}, it holds {sorted(data) or 'none'}")
+    if set(manifest["members"]) != expected:
+        raise AdapterError(f"{where}: manifest 'members' lists {sorted(manifest['members'])}, the file holds {sorted(data)}")
+    for name, blob in data.items():
+        info = manifest["members"][name]
+        if len(blob) != info["bytes"] or hashlib.sha256(blob).hexdigest() != info["sha256"]:
+            raise AdapterError(f"{where}: member {name} does not match its size / sha256 in the manifest (file is corrupt)")
+    lora = _lora(where, data[LORA], manifest) if LORA in data else {}
+    head = _head(where, data[HEAD], manifest) if HEAD in data else None
+    return AdapterFile(path, manifest, lora, head)
 
 
-def _manifest(path: Path, raw: bytes) -> dict:
+def _checked_members(z: zipfile.ZipFile, where: str, file_size: int) -> dict[str, zipfile.ZipInfo]:
+    """Member table checks made before any byte is inflated: known names once each, stored, sizes."""
+    infos: dict[str, zipfile.ZipInfo] = {}
+    for info in z.infolist():
+        if info.filename not in MEMBERS:
+            raise AdapterError(f"{where}: unexpected member {info.filename!r} (an adapter holds only {', '.join(MEMBERS)})")
+        if info.filename in infos:
+            raise AdapterError(f"{where}: member {info.filename} appears twice")
+        if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+            raise AdapterError(f"{where}: member {info.filename} is compressed; adapter members must be stored")
+        if info.file_size > file_size or (info.filename == MANIFEST and info.file_size > MAX_MANIFEST_BYTES):
+            raise AdapterError(f"{where}: member {info.filename} claims {info.file_size} bytes, more than it can hold")
+        infos[info.filename] = info
+    if MANIFEST not in infos:
+        raise AdapterError(f"{where}: no {MANIFEST} inside (not an mtpf adapter file)")
+    return infos
+
+
+# ----------------------------------------------------------------------------- manifest schema
+def _manifest(where: str, raw: bytes) -> dict:
     try:
-        manifest = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MtpfError(f"adapter {path}: manifest is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise MtpfError(f"adapter {path}: format {manifest.get('format') if isinstance(manifest, dict) else None!r} "
-                        f"is not {FORMAT!r}")
-    if manifest.get("version") != VERSION:
-        raise MtpfError(f"adapter {path}: format version {manifest.get('version')!r} is not supported "
-                        f"(this mtpf-deploy reads version {VERSION}); re-export it with a matching mtpf-deploy")
-    for key in ("name", "task", "backbone"):
-        if key not in manifest:
-            raise MtpfError(f"adapter {path}: manifest lacks {key!r}")
-    if manifest["task"] not in ("ner", "tc", "lora"):
-        raise MtpfError(f"adapter {path}: unknown task {manifest['task']!r}")
-    return manifest
+        m = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise AdapterError(f"{where}: {MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(m, dict):
+        raise AdapterError(f"{where}: {MANIFEST} must be a JSON object, not {type(m).__name__}")
+    if m.get("format") != FORMAT:
+        raise AdapterError(f"{where}: format {m.get('format')!r} is not {FORMAT!r}")
+    if m.get("version") != VERSION:
+        raise AdapterError(f"{where}: format version {m.get('version')!r} is not supported (this mtpf-deploy reads "
+                           f"version {VERSION}); re-pack it with `mtpf-deploy pack`")
+    field = _Fields(where, m)
+    field.only({"format", "version", "name", "task", "labels", "head", "pooling", "normalize", "max_length",
+                "task_primary", "lora", "backbone", "members", "created_by"})
+    check_adapter_name(field.get("name", str), f"{where}: field 'name':")
+    task = field.choice("task", TASKS)
+    labels = field.get("labels", list)
+    if not all(isinstance(x, str) and x for x in labels):
+        raise AdapterError(f"{where}: field 'labels' must be a list of non-empty strings")
+    if len(set(labels)) != len(labels) or len(labels) > MAX_LABELS:
+        raise AdapterError(f"{where}: field 'labels' has duplicates or more than {MAX_LABELS} entries")
+    if task in ("ner", "tc") and not labels:
+        raise AdapterError(f"{where}: field 'labels' is empty; a {task} adapter needs its label names")
+    if task == "ner" and "O" not in labels:
+        raise AdapterError(f"{where}: field 'labels' of an ner adapter must include 'O'")
+    field.choice("head", HEAD_KINDS + (None,))
+    field.choice("pooling", ("mean", None))
+    field.get("normalize", bool)
+    field.get("task_primary", bool)
+    lo, hi = MAX_LENGTH_RANGE
+    if not lo <= field.get("max_length", int) <= hi:
+        raise AdapterError(f"{where}: field 'max_length' must be in {lo}..{hi}, not {m['max_length']}")
+    lora = m.get("lora", "missing")
+    if lora == "missing":
+        raise AdapterError(f"{where}: field 'lora' is missing (null for a head-only adapter)")
+    if lora is not None:
+        sub = _Fields(f"{where}: field 'lora'", lora if isinstance(lora, dict) else {"": lora})
+        sub.only({"rank", "alpha", "scaling_folded_into_B", "slots", "parameters"})
+        if sub.get("rank", int) < 1:
+            raise AdapterError(f"{where}: field 'lora.rank' must be positive")
+        sub.get("alpha", (int, float))
+        if sub.get("scaling_folded_into_B", bool) is not True:
+            raise AdapterError(f"{where}: field 'lora.scaling_folded_into_B' must be true")
+        slots = sub.get("slots", list)
+        if not slots or not all(isinstance(s, str) and SLOT_INPUT.fullmatch(s) for s in slots):
+            raise AdapterError(f"{where}: field 'lora.slots' must list slot inputs like 'layer.0.query.lora_A'")
+        sub.get("parameters", int)
+    elif task == "lora":
+        raise AdapterError(f"{where}: field 'lora' is null, but a lora adapter is nothing else")
+    backbone = _Fields(f"{where}: field 'backbone'", field.get("backbone", dict))
+    if not SHA256.fullmatch(str(backbone.get("weights_sha256", str))):
+        raise AdapterError(f"{where}: field 'backbone.weights_sha256' must be 64 lower-case hex digits")
+    members = field.get("members", dict)
+    for name, info in members.items():
+        if name not in (LORA, HEAD):
+            raise AdapterError(f"{where}: field 'members' names {name!r}, which an adapter cannot hold")
+        sub = _Fields(f"{where}: field 'members.{name}'", info)
+        if not SHA256.fullmatch(sub.get("sha256", str)) or sub.get("bytes", int) < 0:
+            raise AdapterError(f"{where}: field 'members.{name}' needs a sha256 (64 hex digits) and a byte count")
+    if "created_by" in m:
+        field.get("created_by", str)
+    return m
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate key(s) {sorted({k for k in keys if keys.count(k) > 1})}")
+    return dict(pairs)
+
+
+class _Fields:
+    """Typed access to a JSON object whose errors name the file and the field."""
+
+    def __init__(self, where: str, obj: object):
+        if not isinstance(obj, dict):
+            raise AdapterError(f"{where}: must be a JSON object, not {type(obj).__name__}")
+        self.where, self.obj = where, obj
+
+    def get(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        if key not in self.obj:
+            raise AdapterError(f"{self.where}: field {key!r} is missing")
+        value = self.obj[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise AdapterError(f"{self.where}: field {key!r} must be {names}, not {type(value).__name__} ({value!r:.60})")
+        return value
+
+    def choice(self, key: str, allowed: tuple) -> Any:
+        if key not in self.obj:
+            raise AdapterError(f"{self.where}: field {key!r} is missing")
+        if self.obj[key] not in allowed or isinstance(self.obj[key], bool):
+            raise AdapterError(f"{self.where}: field {key!r} must be one of {list(allowed)}, not {self.obj[key]!r:.60}")
+        return self.obj[key]
+
+    def only(self, keys: set[str]) -> None:
+        unknown = sorted(set(self.obj) - keys)
+        if unknown:
+            raise AdapterError(f"{self.where}: unknown field(s) {unknown}")
+
+
+# ----------------------------------------------------------------------------- tensors
+def _tensors(where: str, member: str, blob: bytes) -> dict[str, np.ndarray]:
+    try:
+        tensors = load_safetensors(blob)
+    except Exception as exc:  # safetensors raises its own error types on bad bytes
+        raise AdapterError(f"{where}: {member} is not valid safetensors ({str(exc)[:200]})") from None
+    for name, value in tensors.items():
+        if value.dtype != np.float32:
+            raise AdapterError(f"{where}: {member}: tensor {name!r} is {value.dtype}, must be float32")
+        if value.ndim not in (1, 2) or 0 in value.shape:
+            raise AdapterError(f"{where}: {member}: tensor {name!r} has shape {list(value.shape)}")
+        if not np.isfinite(value).all():
+            raise AdapterError(f"{where}: {member}: tensor {name!r} holds NaN or infinite values")
+    return tensors
+
+
+def _lora(where: str, blob: bytes, manifest: dict) -> dict[str, np.ndarray]:
+    tensors = _tensors(where, LORA, blob)
+    listed = manifest["lora"]["slots"]
+    if sorted(tensors) != sorted(listed) or len(set(listed)) != len(listed):
+        raise AdapterError(f"{where}: {LORA} holds tensors {sorted(tensors)[:4]}…, the manifest's 'lora.slots' lists "
+                           f"{sorted(listed)[:4]}…; they must be the same")
+    rank = manifest["lora"]["rank"]
+    for name, value in tensors.items():
+        m = SLOT_INPUT.fullmatch(name)
+        assert m is not None  # the manifest check above allows slot names only
+        twin = name[:-1] + ("B" if m.group(3) == "A" else "A")
+        if twin not in tensors:
+            raise AdapterError(f"{where}: {LORA}: {name} has no matching {twin}")
+        r = value.shape[0] if m.group(3) == "A" else value.shape[-1]
+        if value.ndim != 2 or r != rank:
+            raise AdapterError(f"{where}: {LORA}: {name} has shape {list(value.shape)}; rank {rank} (lora.rank) "
+                               f"needs A [{rank}, in] and B [out, {rank}]")
+    return tensors
+
+
+def _head(where: str, blob: bytes, manifest: dict) -> dict[str, np.ndarray]:
+    head = _tensors(where, HEAD, blob)
+    if set(head) != {"weight", "bias"}:
+        raise AdapterError(f"{where}: {HEAD} must hold exactly 'weight' and 'bias', it holds {sorted(head)}")
+    w, b = head["weight"], head["bias"]
+    n = len(manifest["labels"])
+    if w.ndim != 2 or w.shape[0] != n or b.shape != (n,):
+        raise AdapterError(f"{where}: {HEAD}: weight {list(w.shape)} and bias {list(b.shape)} must be [{n}, hidden] "
+                           f"and [{n}] for the {n} labels")
+    return head

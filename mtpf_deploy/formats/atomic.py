@@ -1,4 +1,9 @@
-"""Atomic writes: a failed write leaves nothing half-written at the destination."""
+"""Atomic writes: a failed write leaves nothing half-written at the destination.
+
+Temporary siblings are named ``.{name}.tmp-{pid}-{random}``; a later write to the same destination
+removes those whose process is gone (a run killed with SIGKILL cannot clean up after itself).
+Outputs get the permissions of an ordinary file or folder under the process umask (0644 / 0755 with
+umask 022), so a system service running as another user can read what ``export`` and ``pack`` write."""
 from __future__ import annotations
 
 import os
@@ -11,6 +16,49 @@ from pathlib import Path
 from ..errors import MtpfError
 
 
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Remove ``.{out.name}.tmp-{pid}-*`` siblings left by processes that no longer run."""
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+        pid = stale.name[len(f".{out.name}.tmp-"):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+
+
+def make_readable(path: Path) -> None:
+    """0755 folders / 0644 files (less the umask), recursively."""
+    mask = _umask()
+    if path.is_dir():
+        for root, _dirs, files in os.walk(path):
+            os.chmod(root, 0o777 & ~mask)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o666 & ~mask)
+    else:
+        os.chmod(path, 0o666 & ~mask)
+
+
 @contextmanager
 def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces ``out``, on error it is removed."""
@@ -18,15 +66,17 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     if out.exists() and not overwrite and (out.is_file() or any(out.iterdir())):
         raise MtpfError(f"{out} already exists and is not empty (pass --overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    remove_stale_temporaries(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     try:
         yield tmp
+        make_readable(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = None
     if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        old = out.with_name(f".{out.name}.tmp-{os.getpid()}-old")
         os.replace(out, old)
     os.replace(tmp, out)
     if old is not None:
@@ -40,11 +90,13 @@ def atomic_file(out: str | Path, overwrite: bool = True) -> Iterator[Path]:
     if out.exists() and not overwrite:
         raise MtpfError(f"{out} already exists (pass --overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.parent)
+    remove_stale_temporaries(out)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
+        make_readable(tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -8,38 +8,99 @@
 
 ``backbone`` holds: file, sha256 (of the ONNX file), weights_sha256 (of the source weights, which
 adapters must match), precision, opset, hidden_size, num_layers, max_length, inputs, outputs, slots.
+``read_bundle_manifest`` validates the schema; every path must stay inside the bundle folder.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from ..errors import MtpfError
+from ..errors import BundleError
+from .adapter_file import NAME, SHA256, SLOT_INPUT
 
 FORMAT = "mtpf-bundle"
 VERSION = 1
 MANIFEST = "manifest.json"
+MAX_LENGTH_RANGE = (3, 1 << 16)
 
 
 def read_bundle_manifest(bundle: str | Path) -> dict:
-    """Read and check a bundle manifest (``bundle`` is the folder or its manifest.json)."""
+    """Read and validate a bundle manifest (``bundle`` is the folder or its manifest.json)."""
     bundle = Path(bundle)
     path = bundle / MANIFEST if bundle.is_dir() else bundle
     if not path.is_file():
-        raise MtpfError(f"bundle {bundle}: no {MANIFEST} (not an mtpf bundle folder)")
+        raise BundleError(f"bundle {bundle}: no {MANIFEST} (not an mtpf bundle folder)")
     try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MtpfError(f"bundle {path}: manifest is not valid JSON ({exc})") from None
-    if manifest.get("format") != FORMAT:
-        raise MtpfError(f"bundle {path}: format {manifest.get('format')!r} is not {FORMAT!r}")
-    if manifest.get("version") != VERSION:
-        raise MtpfError(f"bundle {path}: format version {manifest.get('version')!r} is not supported "
-                        f"(expected {VERSION})")
-    for key in ("backbone", "tokenizer"):
-        if key not in manifest:
-            raise MtpfError(f"bundle {path}: manifest lacks {key!r}")
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise BundleError(f"bundle {path}: manifest is not valid JSON ({exc})") from None
+    validate_bundle_manifest(manifest, path)
     return manifest
+
+
+def bundle_path(folder: Path, rel: str, where: str) -> Path:
+    """``folder / rel``, refusing paths that leave the folder (absolute, ``..``, links out)."""
+    if not isinstance(rel, str) or not rel or Path(rel).is_absolute():
+        raise BundleError(f"{where}: {rel!r} must be a relative path inside the bundle")
+    root = folder.resolve()
+    target = (folder / rel).resolve()
+    if not target.is_relative_to(root):
+        raise BundleError(f"{where}: {rel!r} points outside the bundle folder")
+    return target
+
+
+def validate_bundle_manifest(m: object, path: Path) -> None:
+    where = f"bundle {path}"
+
+    def need(obj: dict, key: str, kind: type | tuple, at: str) -> object:
+        if key not in obj:
+            raise BundleError(f"{where}: field '{at}{key}' is missing")
+        value = obj[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise BundleError(f"{where}: field '{at}{key}' must be {' or '.join(k.__name__ for k in kinds)}, "
+                              f"not {type(value).__name__}")
+        return value
+
+    if not isinstance(m, dict):
+        raise BundleError(f"{where}: manifest must be a JSON object, not {type(m).__name__}")
+    if m.get("format") != FORMAT:
+        raise BundleError(f"{where}: format {m.get('format')!r} is not {FORMAT!r}")
+    if m.get("version") != VERSION:
+        raise BundleError(f"{where}: format version {m.get('version')!r} is not supported (expected {VERSION})")
+    need(m, "tokenizer", str, "")
+    bb = need(m, "backbone", dict, "")
+    assert isinstance(bb, dict)
+    need(bb, "file", str, "backbone.")
+    for key in ("sha256", "weights_sha256"):
+        if not SHA256.fullmatch(str(need(bb, key, str, "backbone."))):
+            raise BundleError(f"{where}: field 'backbone.{key}' must be 64 lower-case hex digits")
+    for key in ("hidden_size", "num_layers", "max_length"):
+        if need(bb, key, int, "backbone.") <= 0:  # type: ignore[operator]
+            raise BundleError(f"{where}: field 'backbone.{key}' must be positive")
+    lo, hi = MAX_LENGTH_RANGE
+    if not lo <= bb["max_length"] <= hi:
+        raise BundleError(f"{where}: field 'backbone.max_length' must be in {lo}..{hi}, not {bb['max_length']}")
+    slots = need(bb, "slots", list, "backbone.")
+    assert isinstance(slots, list)
+    for i, s in enumerate(slots):
+        at = f"backbone.slots[{i}]."
+        if not isinstance(s, dict):
+            raise BundleError(f"{where}: field 'backbone.slots[{i}]' must be an object")
+        for key in ("layer", "in", "out"):
+            if need(s, key, int, at) < 0:  # type: ignore[operator]
+                raise BundleError(f"{where}: field '{at}{key}' must not be negative")
+        need(s, "family", str, at)
+        for key in ("a", "b"):
+            if not SLOT_INPUT.fullmatch(str(need(s, key, str, at))):
+                raise BundleError(f"{where}: field '{at}{key}' is not a LoRA slot input name")
+    adapters = m.get("adapters", {})
+    if not isinstance(adapters, dict):
+        raise BundleError(f"{where}: field 'adapters' must be an object of name -> relative path")
+    for name, rel in adapters.items():
+        if not NAME.fullmatch(name) or not isinstance(rel, str):
+            raise BundleError(f"{where}: field 'adapters' entry {name!r}: names are letters, digits, '-', '_' and "
+                              "paths are strings")
 
 
 def write_bundle_manifest(folder: Path, manifest: dict) -> None:

@@ -20,13 +20,15 @@ class Entity:
 
 @dataclass(frozen=True)
 class Classification:
-    """A label with its probability, all probabilities, and whether the input was truncated."""
+    """A label with its probability, all probabilities, whether the input was truncated, how many
+    sub-words it had, and whether it was empty (no sub-word: the label is then a guess)."""
 
     label: str
     score: float
     probabilities: dict[str, float] = field(default_factory=dict)
     truncated: bool = False
     tokens: int = 0
+    empty: bool = False
 
     def to_json(self) -> dict:
         return asdict(self)

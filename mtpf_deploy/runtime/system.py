@@ -1,19 +1,25 @@
-"""``SystemModel``: the backbone loaded once in one ONNX Runtime session; adapters applied per call."""
+"""``SystemModel``: the backbone loaded once in one ONNX Runtime session; adapters applied per call.
+
+Trust model: the bundle comes from the system vendor, adapters and texts come from apps. An adapter
+is validated completely when it is loaded (``formats/adapter_file.py``: structure, schema, hashes,
+tensor names / shapes / dtypes / finiteness, fit to this backbone), so a call with an accepted adapter
+cannot fail because of the adapter. Its LoRA tensors are fed to the session as the slot inputs of each
+call (no temporary files, nothing shared between callers)."""
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import onnxruntime as ort
 
 from ..data.tokenization import encode_text, special_ids, tokenizer_from_file, truncated_rows, windows
-from ..errors import MtpfError
-from ..formats.adapter_file import AdapterFile, read_adapter_file
-from ..formats.bundle import read_bundle_manifest
+from ..errors import AdapterError, BundleError, InputError, MtpfError
+from ..formats.adapter_file import AdapterFile, check_adapter_name, read_adapter_file
+from ..formats.bundle import bundle_path, read_bundle_manifest
 from ..formats.hashing import sha256_file
 from .ner_decode import best_window_per_token, decode_entities, word_predictions
 from .results import Classification, Entity
@@ -30,14 +36,43 @@ class Adapter:
     normalize: bool
     weight: np.ndarray | None  # head [C, H]
     bias: np.ndarray | None
-    lora: ort.LoraAdapter | None = field(repr=False, default=None)
+    lora: dict[str, np.ndarray] = field(repr=False, default_factory=dict)  # slot input -> A or B
     manifest: dict = field(repr=False, default_factory=dict)
+    sha256: str = ""  # of the file: the same file may be loaded again under its name
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(-1, keepdims=True)
+
+
+def _texts(texts: str | Iterable[str]) -> tuple[list[str], bool]:
+    """The texts of a call as a list, and whether a single ``str`` was given. Every text must be a
+    ``str`` of valid Unicode (no lone surrogates, which cannot be encoded)."""
+    single = isinstance(texts, str)
+    items: list[object]
+    if single:
+        items = [texts]
+    elif isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
+        raise InputError(f"texts must be a str or an iterable of str, not {type(texts).__name__}")
+    else:
+        items = list(texts)
+    for i, t in enumerate(items):
+        if not isinstance(t, str):
+            raise InputError(f"text {i} is a {type(t).__name__}, not a str")
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(f"text {i} is not valid Unicode: {exc.reason} at character {exc.start} "
+                             f"({t[exc.start]!r}); decode input as UTF-8 first") from None
+    return items, single  # type: ignore[return-value]  # every item was checked to be a str
+
+
+def _positive(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
 
 
 class SystemModel:
@@ -48,25 +83,28 @@ class SystemModel:
         self.manifest = manifest
         self.backbone = manifest["backbone"]
         self.session = session
-        self.tokenizer = tokenizer_from_file(folder / manifest["tokenizer"])
+        self.tokenizer = tokenizer_from_file(bundle_path(folder, manifest["tokenizer"], f"bundle {folder}: tokenizer"))
         self.cls_id, self.sep_id, self.pad_id = special_ids(self.tokenizer)
         self.max_length = int(self.backbone["max_length"])
-        self._slots = {n for s in self.backbone["slots"] for n in (s["a"], s["b"])}
         self.adapters: dict[str, Adapter] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, bundle: str | Path, threads: int | None = None, verify: bool = True) -> SystemModel:
-        """Load a bundle folder: manifest, backbone session (``threads`` intra-op threads), tokenizer."""
+        """Load a bundle folder: manifest, backbone session (``threads`` intra-op threads), tokenizer.
+        ``verify`` checks the backbone file's sha256 and that the session accepts ``max_length`` tokens."""
         folder = Path(bundle)
         manifest = read_bundle_manifest(folder)
-        model = folder / manifest["backbone"]["file"]
+        where = f"bundle {folder}"
+        model = bundle_path(folder, manifest["backbone"]["file"], f"{where}: backbone.file")
         if not model.is_file():
-            raise MtpfError(f"bundle {folder}: backbone file {model.name} is missing")
+            raise BundleError(f"{where}: backbone file {manifest['backbone']['file']} is missing")
         if verify and sha256_file(model) != manifest["backbone"]["sha256"]:
-            raise MtpfError(f"bundle {folder}: {model.name} does not match the sha256 in its manifest "
-                            f"(expected {manifest['backbone']['sha256']}, file is corrupt or was replaced)")
+            raise BundleError(f"{where}: {model.name} does not match the sha256 in its manifest "
+                              f"(expected {manifest['backbone']['sha256']}, file is corrupt or was replaced)")
+        if threads is not None:
+            _positive(threads, "threads")
         opts = ort.SessionOptions()
         opts.log_severity_level = 3  # slot defaults are graph inputs by design; skip ORT's warning about it
         if threads:
@@ -75,46 +113,62 @@ class SystemModel:
         try:
             session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for invalid models
-            raise MtpfError(f"bundle {folder}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
-        return cls(folder, manifest, session)
+            raise BundleError(f"{where}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
+        system = cls(folder, manifest, session)
+        if verify:
+            system._probe()
+        return system
+
+    def _probe(self) -> None:
+        """One forward pass of ``max_length`` tokens: a manifest promising more positions than the graph
+        has fails here, at load, rather than on the first long text."""
+        row = [self.cls_id] + [self.pad_id] * (self.max_length - 2) + [self.sep_id]
+        try:
+            self.run_ids([row])
+        except MtpfError as exc:
+            raise BundleError(f"bundle {self.folder}: backbone.max_length {self.max_length} is more than the "
+                              f"backbone accepts ({exc})") from None
 
     def load_adapter(self, path_or_name: str | Path, name: str | None = None) -> Adapter:
-        """Load an adapter file (or a name listed in the bundle); verifies version and backbone hash."""
+        """Load and validate an adapter file (or a name listed in the bundle) and register it under
+        ``name`` (default: its manifest name). A different adapter under a name already in use is refused."""
         listed = self.manifest.get("adapters", {})
-        path = self.folder / listed[str(path_or_name)] if str(path_or_name) in listed else Path(path_or_name)
-        if not path.exists() and str(path_or_name) not in listed:
-            raise MtpfError(f"adapter {path_or_name!r}: no such file and no adapter of that name in the bundle "
-                            f"(has {', '.join(sorted(listed)) or 'none'})")
+        if str(path_or_name) in listed:
+            path = bundle_path(self.folder, listed[str(path_or_name)], f"bundle {self.folder}: adapters")
+        else:
+            path = Path(path_or_name)
+            if not path.exists():
+                raise AdapterError(f"adapter {path_or_name!r}: no such file and no adapter of that name in the bundle "
+                                   f"(has {', '.join(sorted(listed)) or 'none'})")
         af = read_adapter_file(path)
-        want = self.backbone["weights_sha256"]
-        if af.backbone_sha256 != want:
-            raise MtpfError(f"adapter {path} was made for backbone {af.backbone_sha256}, "
-                            f"but this system runs backbone {want}")
+        af.check_fits(self.backbone)
         adapter = self._build(af, name or af.name)
         with self._lock:
+            loaded = self.adapters.get(adapter.name)
+            if loaded is not None and loaded.sha256 != adapter.sha256:
+                raise AdapterError(f"adapter name {adapter.name!r} is already in use by another adapter; "
+                                   "unload_adapter() it first or load this one with another name")
             self.adapters[adapter.name] = adapter
         return adapter
 
+    def unload_adapter(self, name: str) -> None:
+        with self._lock:
+            if self.adapters.pop(name, None) is None:
+                raise AdapterError(f"no adapter named {name!r} is loaded")
+
     def _build(self, af: AdapterFile, name: str) -> Adapter:
-        lora = None
-        if af.lora_bytes is not None:
-            unknown = set(af.manifest.get("lora", {}).get("slots", [])) - self._slots
-            if unknown:
-                raise MtpfError(f"adapter {af.path}: LoRA slots {sorted(unknown)[:3]} do not exist in this backbone")
-            lora = _load_ort_adapter(af.lora_bytes, af.path)
+        check_adapter_name(name)
         weight = bias = None
         if af.head is not None:
-            weight, bias = af.head["weight"].astype(np.float32), af.head["bias"].astype(np.float32)
-            if weight.shape[1] != self.backbone["hidden_size"]:
-                raise MtpfError(f"adapter {af.path}: head width {weight.shape[1]} != hidden size "
-                                f"{self.backbone['hidden_size']}")
-        m = af.manifest
-        return Adapter(name, m["task"], list(m.get("labels", [])), min(int(m.get("max_length", 512)),
-                       self.max_length), bool(m.get("normalize", False)), weight, bias, lora, m)
+            weight, bias = af.head["weight"], af.head["bias"]
+        return Adapter(name, af.task, list(af.labels), min(af.max_length, self.max_length),
+                       bool(af.manifest["normalize"]), weight, bias, af.lora, af.manifest, sha256_file(af.path))
 
     def _adapter(self, adapter: Adapter | str | None) -> Adapter | None:
         if adapter is None or isinstance(adapter, Adapter):
             return adapter
+        if not isinstance(adapter, (str, Path)):
+            raise InputError(f"adapter must be an Adapter, a name or a path, not {type(adapter).__name__}")
         if adapter not in self.adapters:
             return self.load_adapter(adapter)
         return self.adapters[adapter]
@@ -122,17 +176,19 @@ class SystemModel:
     # ------------------------------------------------------------------ core
     def run_ids(self, rows: list[list[int]], adapter: Adapter | str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Padded forward pass of id rows; returns hidden states [B, S, H] and the mask [B, S]."""
-        adapter = self._adapter(adapter)
+        found = self._adapter(adapter)
         width = max(len(r) for r in rows)
         ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, r in enumerate(rows):
             ids[i, : len(r)] = r
             mask[i, : len(r)] = 1
-        options = ort.RunOptions()
-        if adapter is not None and adapter.lora is not None:
-            options.add_active_adapter(adapter.lora)
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask}, options)[0]
+        feeds = {"input_ids": ids, "attention_mask": mask, **(found.lora if found is not None else {})}
+        try:
+            hidden = self.session.run(None, feeds)[0]
+        except Exception as exc:  # onnxruntime's own error types
+            raise MtpfError(f"bundle {self.folder}: the backbone failed on a batch of {len(rows)} x {width} tokens "
+                            f"({str(exc)[:300]})") from None
         return hidden, mask
 
     def _batched(self, rows: list[list[int]], adapter: Adapter | None, batch_size: int):
@@ -144,20 +200,26 @@ class SystemModel:
             for j, i in enumerate(idx):
                 yield i, hidden[j, : len(rows[i])]
 
-    def _truncated_rows(self, texts: list[str], max_length: int) -> tuple[list[list[int]], list[int]]:
-        return truncated_rows(self.tokenizer, texts, max_length)
-
     # ------------------------------------------------------------------ tasks
-    def embed(self, texts: list[str], adapter: Adapter | str | None = None, normalize: bool = True,
-              batch_size: int = 32) -> np.ndarray:
-        """Mean-pooled embeddings [N, H] (with the adapter's LoRA active, if any); long texts truncate."""
-        adapter = self._adapter(adapter)
-        return self._mean_pooled(texts, adapter, normalize, batch_size)[0]
+    @overload
+    def embed(self, texts: str, adapter: Adapter | str | None = None, normalize: bool = True,
+              batch_size: int = 32) -> np.ndarray: ...
+    @overload
+    def embed(self, texts: Iterable[str], adapter: Adapter | str | None = None, normalize: bool = True,
+              batch_size: int = 32) -> np.ndarray: ...
+
+    def embed(self, texts, adapter=None, normalize=True, batch_size=32):
+        """Mean-pooled embeddings [N, H] ([H] for one str), with the adapter's LoRA active, if any;
+        long texts truncate."""
+        items, single = _texts(texts)
+        pooled = self._mean_pooled(items, self._adapter(adapter), normalize, _positive(batch_size, "batch_size"))[0]
+        return pooled[0] if single else pooled
 
     def _mean_pooled(self, texts: list[str], adapter: Adapter | None, normalize: bool,
                      batch_size: int) -> tuple[np.ndarray, list[int]]:
         """Mean-pooled [N, H] (optionally L2-normalised) and each text's full sub-word count."""
-        rows, lengths = self._truncated_rows(texts, adapter.max_length if adapter else self.max_length)
+        max_length = adapter.max_length if adapter else self.max_length
+        rows, lengths = truncated_rows(self.tokenizer, texts, max_length)
         out = np.zeros((len(rows), self.backbone["hidden_size"]), dtype=np.float32)
         for i, h in self._batched(rows, adapter, batch_size):
             out[i] = h.mean(0)
@@ -165,37 +227,56 @@ class SystemModel:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out, lengths
 
-    def classify(self, texts: list[str], adapter: Adapter | str, batch_size: int = 32) -> list[Classification]:
-        """Label + probabilities per text; ``truncated`` says when a text exceeded the max length."""
-        adapter, weight, bias = self._require(adapter, "tc")
-        pooled, lengths = self._mean_pooled(texts, adapter, adapter.normalize, batch_size)
-        probs = _softmax(pooled @ weight.T + bias)
-        return [Classification(adapter.labels[int(p.argmax())], float(p.max()),
-                               {l: float(v) for l, v in zip(adapter.labels, p)},
-                               truncated=n > adapter.max_length - 2, tokens=n)
-                for p, n in zip(probs, lengths)]
+    @overload
+    def classify(  # type: ignore[overload-overlap]  # a str is one text, not an iterable of texts
+        self, texts: str, adapter: Adapter | str, batch_size: int = 32) -> Classification: ...
+    @overload
+    def classify(self, texts: Iterable[str], adapter: Adapter | str, batch_size: int = 32) -> list[Classification]: ...
 
-    def entities(self, texts: list[str], adapter: Adapter | str, batch_size: int = 32,
-                 stride: int | None = None) -> list[list[Entity]]:
-        """Entities per text with exact character offsets; long texts run in overlapping windows."""
+    def classify(self, texts, adapter, batch_size=32):
+        """Label + probabilities per text (one result for one str); ``truncated`` says when a text
+        exceeded the max length, ``empty`` when it had no token at all (the label is then the
+        backbone's guess for an empty input)."""
+        items, single = _texts(texts)
+        adapter, weight, bias = self._require(adapter, "tc")
+        pooled, lengths = self._mean_pooled(items, adapter, adapter.normalize, _positive(batch_size, "batch_size"))
+        probs = _softmax(pooled @ weight.T + bias)
+        out = [Classification(adapter.labels[int(p.argmax())], float(p.max()),
+                              {l: float(v) for l, v in zip(adapter.labels, p)},
+                              truncated=n > adapter.max_length - 2, tokens=n, empty=n == 0)
+               for p, n in zip(probs, lengths)]
+        return out[0] if single else out
+
+    @overload
+    def entities(  # type: ignore[overload-overlap]  # a str is one text, not an iterable of texts
+        self, texts: str, adapter: Adapter | str, batch_size: int = 32, stride: int | None = None) -> list[Entity]: ...
+    @overload
+    def entities(self, texts: Iterable[str], adapter: Adapter | str, batch_size: int = 32,
+                 stride: int | None = None) -> list[list[Entity]]: ...
+
+    def entities(self, texts, adapter, batch_size=32, stride=None):
+        """Entities per text (one list for one str) with exact character offsets covering whole
+        characters (combining marks included); long texts run in overlapping windows of the adapter's
+        max length, advancing by ``stride`` tokens (default: half a window; at most a window)."""
+        items, single = _texts(texts)
         adapter, weight, bias = self._require(adapter, "ner")
+        batch_size = _positive(batch_size, "batch_size")
         size = adapter.max_length - 2
-        stride = stride or max(1, size // 2)
-        encs = [encode_text(self.tokenizer, t) for t in texts]
-        rows, owners = [], []  # one row per window
-        spans_of: list[list[tuple[int, int]]] = []
-        for n, enc in enumerate(encs):
+        stride = max(1, size // 2) if stride is None else _positive(stride, "stride")
+        if stride > size:
+            raise InputError(f"stride {stride} is larger than the window ({size} tokens): tokens would be skipped")
+        encs = [encode_text(self.tokenizer, t) for t in items]
+        rows, spans_of = [], []  # one row per window
+        for enc in encs:
             spans = windows(len(enc.ids), size, stride) if enc.ids else []
             spans_of.append(spans)
-            for s, e in spans:
-                rows.append([self.cls_id, *enc.ids[s:e], self.sep_id])
-                owners.append(n)
+            rows += [[self.cls_id, *enc.ids[s:e], self.sep_id] for s, e in spans]
         logits_of: dict[int, np.ndarray] = {}
         for i, h in self._batched(rows, adapter, batch_size):
             logits_of[i] = h[1:-1] @ weight.T + bias
         out: list[list[Entity]] = []
         row = 0
-        for text, enc, spans in zip(texts, encs, spans_of):
+        for text, enc, spans in zip(items, encs, spans_of):
             if not spans:
                 out.append([])
                 continue
@@ -204,32 +285,12 @@ class SystemModel:
             row += len(spans)
             words = word_predictions(enc, _softmax(logits))
             out.append(decode_entities(text, enc, words, adapter.labels))
-        return out
+        return out[0] if single else out
 
     def _require(self, adapter: Adapter | str, task: str) -> tuple[Adapter, np.ndarray, np.ndarray]:
         """The adapter and its head, which must be of ``task``."""
         found = self._adapter(adapter)
         if found is None or found.task != task or found.weight is None or found.bias is None:
             got = None if found is None else found.task
-            raise MtpfError(f"adapter {getattr(found, 'name', None)!r} is a {got} adapter; this call needs a {task} adapter")
+            raise InputError(f"adapter {getattr(found, 'name', None)!r} is a {got} adapter; this call needs a {task} adapter")
         return found, found.weight, found.bias
-
-
-def _load_ort_adapter(data: bytes, source: Path) -> ort.LoraAdapter:
-    """``onnxruntime.LoraAdapter`` loads from a path only: write the member to a private temp file,
-    memory-map it, then unlink it (POSIX keeps the mapping alive)."""
-    fd, tmp = tempfile.mkstemp(suffix=".onnx_adapter", prefix="mtpf-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        adapter = ort.LoraAdapter()
-        try:
-            adapter.Load(tmp)
-        except Exception as exc:  # onnxruntime's own error type
-            raise MtpfError(f"adapter {source}: LoRA part rejected by ONNX Runtime ({exc})") from None
-        return adapter
-    finally:
-        try:
-            os.unlink(tmp)
-        except OSError:  # pragma: no cover - Windows keeps mapped files open
-            pass

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mtpf_deploy.data.registry import load_split
+from mtpf_deploy.data.tokenization import truncated_rows
 from mtpf_deploy.export.write_bundle import export_bundle
 from mtpf_deploy.runtime import SystemModel
 from mtpf_deploy.training.adapt.ner import NerAdaptConfig, adapt_ner
@@ -40,7 +41,7 @@ def test_int8_is_smaller_and_close_to_fp32(real):
     size32 = (fp32.folder / "backbone.onnx").stat().st_size
     size8 = (int8.folder / "backbone.onnx").stat().st_size
     assert size8 < size32 / 3
-    rows, _ = fp32._truncated_rows(sample["ner"], 128)
+    rows, _ = truncated_rows(fp32.tokenizer, sample["ner"], 128)
     cosines = []
     for adapter in (None, "ner", "tc"):
         for i in range(0, len(rows), 16):
@@ -104,7 +105,7 @@ def test_fp32_export_matches_pytorch_peft_on_the_real_backbone(real):
     from mtpf_deploy.training.encoder import load_encoder
 
     fp32, _, sample, adapters = real
-    rows, _ = fp32._truncated_rows(sample["ner"][:16], 128)
+    rows, _ = truncated_rows(fp32.tokenizer, sample["ner"][:16], 128)
     for name in (None, "ner"):
         encoder = load_encoder("default").eval()
         if name:

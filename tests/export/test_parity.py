@@ -8,6 +8,7 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 
+from mtpf_deploy.data.tokenization import truncated_rows
 from mtpf_deploy.export.write_bundle import export_bundle
 from mtpf_deploy.runtime import SystemModel
 from mtpf_deploy.training.encoder import load_encoder
@@ -27,7 +28,7 @@ def _torch_hidden(encoder, rows, pad):
 
 
 def _rows(system, texts):
-    rows, _ = system._truncated_rows(texts, system.max_length)
+    rows, _ = truncated_rows(system.tokenizer, texts, system.max_length)
     return rows
 
 

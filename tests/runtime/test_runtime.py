@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from mtpf_deploy.data.tokenization import truncated_rows
 from mtpf_deploy.errors import MtpfError
 from mtpf_deploy.runtime import SystemModel
 
@@ -31,7 +32,7 @@ def test_runtime_imports_without_torch():
 
 
 def test_active_adapter_changes_the_output(system):
-    rows, _ = system._truncated_rows(["alice smith went to paris"], 64)
+    rows, _ = truncated_rows(system.tokenizer, ["alice smith went to paris"], 64)
     base, _ = system.run_ids(rows)
     for name in ("ner", "tc"):
         with_adapter, _ = system.run_ids(rows, system.load_adapter(name))
@@ -116,7 +117,7 @@ def test_bad_adapter_files_are_refused_clearly(system, tiny_bundle, tmp_path):
         system.load_adapter(tmp_path / "trunc.mtpfa")
     flipped = bytearray(data)
     with zipfile.ZipFile(good) as z:
-        info = z.getinfo("lora.onnx_adapter")
+        info = z.getinfo("lora.safetensors")
     flipped[info.header_offset + 30 + len(info.filename) + 100] ^= 0xFF  # a byte inside the LoRA member
     (tmp_path / "flip.mtpfa").write_bytes(bytes(flipped))
     with pytest.raises(MtpfError, match="corrupt"):
@@ -141,16 +142,29 @@ def test_bundle_checks(tiny_bundle, tmp_path):
         SystemModel.load(tmp_path)
 
 
-def test_onnxruntime_loads_the_lora_part_directly(tiny_bundle, tmp_path):
+def test_slot_feeds_equal_onnxruntimes_own_lora_adapter(tiny_bundle, tmp_path):
+    """The runtime feeds an adapter's A/B as the slot inputs of each call; ONNX Runtime's multi-LoRA
+    mechanism (``LoraAdapter`` + ``RunOptions.add_active_adapter``) on the same arrays is the reference."""
+    from safetensors.numpy import load
+
     with zipfile.ZipFile(tiny_bundle / "adapters/ner.mtpfa") as z:
         assert all(i.compress_type == zipfile.ZIP_STORED for i in z.infolist())
-        (tmp_path / "ner.onnx_adapter").write_bytes(z.read("lora.onnx_adapter"))
-    adapter = ort.LoraAdapter()
-    adapter.Load(str(tmp_path / "ner.onnx_adapter"))
-    params = ort.AdapterFormat.read_adapter(str(tmp_path / "ner.onnx_adapter")).get_parameters()
-    assert "layer.0.query.lora_A" in params and params["layer.0.query.lora_A"].numpy().shape == (4, 32)
+        arrays = load(z.read("lora.safetensors"))
+    assert arrays["layer.0.query.lora_A"].shape == (4, 32)
+    fmt = ort.AdapterFormat()
+    fmt.set_adapter_version(1)
+    fmt.set_model_version(1)
+    values = {k: ort.OrtValue.ortvalue_from_numpy(v) for k, v in arrays.items()}
+    fmt.set_parameters(values)
+    fmt.export_adapter(str(tmp_path / "ner.onnx_adapter"))
+    reference = ort.LoraAdapter()
+    reference.Load(str(tmp_path / "ner.onnx_adapter"))
     session = ort.InferenceSession(str(tiny_bundle / "backbone.onnx"))
     options = ort.RunOptions()
-    options.add_active_adapter(adapter)
+    options.add_active_adapter(reference)
     feeds = {"input_ids": np.array([[2, 10, 11, 3]]), "attention_mask": np.ones((1, 4), np.int64)}
-    assert np.abs(session.run(None, feeds, options)[0] - session.run(None, feeds)[0]).max() > 1e-3
+    expected = session.run(None, feeds, options)[0]
+    assert np.abs(expected - session.run(None, feeds)[0]).max() > 1e-3  # the adapter changes the output
+    system = SystemModel.load(tiny_bundle, threads=1)
+    hidden, _ = system.run_ids([[2, 10, 11, 3]], system.load_adapter("ner"))
+    np.testing.assert_allclose(hidden, expected, atol=1e-6)
