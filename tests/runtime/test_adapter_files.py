@@ -44,7 +44,8 @@ def refused(system, path, *fragments):
 def test_lora_tensor_for_a_slot_the_backbone_lacks(system, ner, tmp_path):
     def add(t):
         t["layer.9.query.lora_A"], t["layer.9.query.lora_B"] = t["layer.0.query.lora_A"], t["layer.0.query.lora_B"]
-    refused(system, craft(ner, tmp_path / "a.mtpfa", lora=add), "'layer.9.query.lora_A' is not a LoRA slot of this backbone")
+    message = refused(system, craft(ner, tmp_path / "a.mtpfa", lora=add), "is not a LoRA slot of this backbone")
+    assert "'layer.9.query.lora_A'" in message or "'layer.9.query.lora_B'" in message
 
 
 def test_lora_wrong_in_dim_rank_and_unpaired(system, ner, tmp_path):
@@ -187,6 +188,7 @@ def test_two_adapters_cannot_share_a_name(tiny_bundle, ner, tc, tmp_path):
 
 
 def test_pack_refuses_a_bad_name(tiny_bundle, tiny_adapters, tmp_path):
+    pytest.importorskip("onnx", reason="pack is part of the export install")
     res = CliRunner().invoke(main, ["pack", "--bundle", str(tiny_bundle), "--adapter", str(tiny_adapters["ner"]),
                                     "--name", "../evil x", "--out", str(tmp_path / "e.mtpfa")])
     assert res.exit_code == 1 and "'../evil x' must be 1-64 letters" in res.output and "Traceback" not in res.output
