@@ -237,8 +237,9 @@ def export_cmd(out, overwrite, cfg) -> None:
     backbone = cfg.backbone or (str(run / "backbone") if run is not None else "default")
     specs = resolve_adapter_specs(cfg.adapters, run)
     options = {"keep_fp32": tuple(cfg.int8_keep_fp32)} if cfg.int8_keep_fp32 else None
+    backends = ("onnx", "executorch") if cfg.format == "both" else (cfg.format,)
     export_bundle(backbone, specs, out, cfg.quantize, cfg.max_length, cfg.opset, overwrite, log=_log,
-                  int8_options=options)
+                  int8_options=options, backends=backends, et_max_rank=cfg.et_max_rank)
     click.echo(f"wrote {out}")
 
 
@@ -295,9 +296,11 @@ def _argument_texts(texts: tuple[str, ...]) -> list[str]:
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--top-k", type=click.IntRange(min=0), default=5, show_default=True,
               help="TC: how many label probabilities to print (0: all)")
+@click.option("--backend", type=click.Choice(["onnx", "executorch"]), default="onnx", show_default=True,
+              help="which of the bundle's backbones runs (executorch needs `pip install 'mtpf-deploy[executorch]'`)")
 @click.argument("texts", nargs=-1)
 @_friendly
-def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, texts) -> None:
+def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, backend, texts) -> None:
     """Run an adapter on texts; prints one JSON object per text (JSONL)."""
     import json
     import time
@@ -305,7 +308,7 @@ def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, texts) 
     from .runtime import SystemModel
 
     texts = _argument_texts(texts) if texts else _read_texts(input_file)
-    system = SystemModel.load(bundle, threads=threads)
+    system = SystemModel.load(bundle, threads=threads, backend=backend)
     ad = system.load_adapter(adapter)
     t0 = time.perf_counter()
     if ad.task == "ner":

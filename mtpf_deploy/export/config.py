@@ -18,3 +18,6 @@ class ExportConfig(Settings):
                                             "see docs/export.md)", choices=(FFN_OUT,), multiple=True)
     max_length: int | None = setting(None, "longest input window (default: min(512, positions))")
     opset: int = setting(18, "ONNX opset")
+    format: str = setting("onnx", "backbone format(s): onnx, executorch (XNNPACK .pte + one .ptd weights file) or both",
+                          choices=("onnx", "executorch", "both"))
+    et_max_rank: int = setting(32, "ExecuTorch: rank of the program's LoRA inputs (the largest adapter rank it takes)")

@@ -14,6 +14,7 @@ from ..formats.adapter_file import SUFFIX, check_adapter_name
 from ..formats.atomic import atomic_dir
 from ..formats.bundle import write_bundle_manifest
 from ..formats.hashing import backbone_weights_sha256, sha256_file
+from ..formats.lora_slots import bert_slots
 from .onnx_backbone import INPUTS, OUTPUTS, add_slot_defaults, export_onnx, quantize_int8
 from .pack import pack_adapter
 
@@ -52,11 +53,16 @@ def export_bundle(
     overwrite: bool = False,
     log: Callable[[str], None] = print,
     int8_options: dict | None = None,
+    backends: tuple[str, ...] = ("onnx",),
+    et_max_rank: int = 32,
 ) -> dict:
     """Write the bundle folder atomically; returns its manifest. ``int8_options`` go to
-    ``quantize_int8`` (``op_types``, ``keep_fp32``)."""
+    ``quantize_int8`` (``op_types``, ``keep_fp32``). ``backends``: ``onnx`` and/or ``executorch``
+    (a ``.pte`` program + one ``.ptd`` weights file, LoRA inputs of rank ``et_max_rank``)."""
     if quantize not in ("int8", "none"):
         raise MtpfError(f"--quantize must be int8 or none, not {quantize!r}")
+    if not backends or set(backends) - {"onnx", "executorch"}:
+        raise MtpfError(f"backends must be onnx and/or executorch, not {backends}")
     backbone_dir = resolve_backbone(backbone)
     weights_sha = backbone_weights_sha256(backbone_dir)
     config = json.loads((backbone_dir / "config.json").read_text())
@@ -65,29 +71,51 @@ def export_bundle(
     if max_length > positions:
         raise MtpfError(f"--max-length {max_length} exceeds the backbone's {config['max_position_embeddings']} positions")
     parsed = {name: read_adapter_dir(path) for name, path in adapters.items()}  # validate before the slow part
+    if "executorch" in backends:
+        for name, adapter in parsed.items():
+            rank = int((adapter.lora_config or {}).get("r", 0))
+            if rank > et_max_rank:
+                raise MtpfError(f"adapter {name} has LoRA rank {rank}, more than --et-max-rank {et_max_rank}")
     with atomic_dir(out, overwrite) as tmp:
-        fp32 = tmp / "backbone.fp32.onnx"
-        log(f"exporting {backbone_dir} to ONNX (opset {opset}) ...")
-        slots = export_onnx(backbone_dir, fp32, opset)
-        model = tmp / "backbone.onnx"
-        if quantize == "int8":
-            log("quantizing to int8 (dynamic, per-channel MatMul + embedding weights) ...")
-            quantize_int8(fp32, model, **(int8_options or {}))
-            fp32.unlink()
-        else:
-            fp32.rename(model)
-        add_slot_defaults(model, slots)
+        c = config
+        slots = bert_slots(c["num_hidden_layers"], c["hidden_size"], c["intermediate_size"])
+        backbone_info = {
+            "weights_sha256": weights_sha, "source": str(backbone),
+            "hidden_size": config["hidden_size"], "num_layers": config["num_hidden_layers"],
+            "max_length": max_length, "inputs": INPUTS, "outputs": OUTPUTS, "slots": [s.to_json() for s in slots],
+        }
+        if "onnx" in backends:
+            fp32 = tmp / "backbone.fp32.onnx"
+            log(f"exporting {backbone_dir} to ONNX (opset {opset}) ...")
+            export_onnx(backbone_dir, fp32, opset)
+            model = tmp / "backbone.onnx"
+            if quantize == "int8":
+                log("quantizing to int8 (dynamic, per-channel MatMul + embedding weights) ...")
+                quantize_int8(fp32, model, **(int8_options or {}))
+                fp32.unlink()
+            else:
+                fp32.rename(model)
+            add_slot_defaults(model, slots)
+            backbone_info.update(file=model.name, sha256=sha256_file(model), opset=opset, int8_options=int8_options or {},
+                                 precision=quantize if quantize == "int8" else "fp32")
+            log(f"backbone.onnx: {model.stat().st_size / 1e6:.1f} MB ({backbone_info['precision']}), "
+                f"{len(slots)} LoRA slots")
+        executorch = None
+        if "executorch" in backends:
+            from .executorch_backbone import export_executorch
+
+            log(f"exporting {backbone_dir} to ExecuTorch (XNNPACK, fp32, LoRA inputs of rank {et_max_rank}) ...")
+            pte, ptd, _ = export_executorch(backbone_dir, tmp, et_max_rank, max_length)
+            executorch = {"program": pte.name, "program_sha256": sha256_file(pte), "data": ptd.name,
+                          "data_sha256": sha256_file(ptd), "max_rank": et_max_rank, "delegate": "xnnpack",
+                          "precision": "fp32"}
+            log(f"{pte.name}: {pte.stat().st_size / 1e6:.2f} MB, {ptd.name}: {ptd.stat().st_size / 1e6:.1f} MB")
         shutil.copy(backbone_dir / "tokenizer.json", tmp / "tokenizer.json")
         (tmp / "adapters").mkdir()
         manifest = {
-            "backbone": {
-                "file": model.name, "sha256": sha256_file(model), "weights_sha256": weights_sha,
-                "source": str(backbone), "precision": quantize if quantize == "int8" else "fp32", "opset": opset,
-                "int8_options": int8_options or {},
-                "hidden_size": config["hidden_size"], "num_layers": config["num_hidden_layers"],
-                "max_length": max_length, "inputs": INPUTS, "outputs": OUTPUTS,
-                "slots": [s.to_json() for s in slots],
-            },
+            "backends": list(b for b in ("onnx", "executorch") if b in backends),
+            "backbone": backbone_info,
+            **({"executorch": executorch} if executorch else {}),
             "tokenizer": "tokenizer.json",
             "adapters": {},
             "created_by": f"mtpf-deploy {__version__}",
@@ -100,8 +128,6 @@ def export_bundle(
             size = (tmp / rel).stat().st_size
             log(f"packed adapter {name} ({info['task']}, {size / 1024:.0f} KiB) -> {rel}")
         write_bundle_manifest(tmp, manifest)
-        log(f"backbone.onnx: {model.stat().st_size / 1e6:.1f} MB ({manifest['backbone']['precision']}), "
-            f"{len(slots)} LoRA slots")
     return manifest
 
 
@@ -114,6 +140,10 @@ def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, 
     manifest = read_bundle_manifest(backbone_bundle)
     bb = manifest["backbone"]
     slots = [Slot.from_json(s) for s in bb["slots"]]
+    adapter = read_adapter_dir(adapter_dir)
+    rank = int((adapter.lora_config or {}).get("r", 0))
+    if "executorch" in manifest.get("backends", []) and rank > manifest["executorch"]["max_rank"]:
+        raise MtpfError(f"adapter {adapter_dir} has LoRA rank {rank}, more than the bundle's ExecuTorch program "
+                        f"takes ({manifest['executorch']['max_rank']})")
     with atomic_file(out, overwrite) as tmp:
-        return pack_adapter(read_adapter_dir(adapter_dir), name, slots, bb["hidden_size"], bb["weights_sha256"],
-                            tmp, str(adapter_dir))
+        return pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir))

@@ -19,6 +19,7 @@ from ..errors import BundleError
 from .adapter_file import NAME, SHA256, SLOT_INPUT
 
 FORMAT = "mtpf-bundle"
+BACKENDS = ("onnx", "executorch")
 VERSION = 1
 MANIFEST = "manifest.json"
 MAX_LENGTH_RANGE = (3, 1 << 16)
@@ -69,12 +70,28 @@ def validate_bundle_manifest(m: object, path: Path) -> None:
     if m.get("version") != VERSION:
         raise BundleError(f"{where}: format version {m.get('version')!r} is not supported (expected {VERSION})")
     need(m, "tokenizer", str, "")
+    backends = m.get("backends", ["onnx"])  # bundles written before ExecuTorch existed are ONNX-only
+    if not isinstance(backends, list) or not backends or not set(backends) <= set(BACKENDS):
+        raise BundleError(f"{where}: field 'backends' must be a non-empty list of {list(BACKENDS)}")
     bb = need(m, "backbone", dict, "")
     assert isinstance(bb, dict)
-    need(bb, "file", str, "backbone.")
-    for key in ("sha256", "weights_sha256"):
-        if not SHA256.fullmatch(str(need(bb, key, str, "backbone."))):
-            raise BundleError(f"{where}: field 'backbone.{key}' must be 64 lower-case hex digits")
+
+    def sha(obj: dict, key: str, at: str) -> None:
+        if not SHA256.fullmatch(str(need(obj, key, str, at))):
+            raise BundleError(f"{where}: field '{at}{key}' must be 64 lower-case hex digits")
+
+    sha(bb, "weights_sha256", "backbone.")
+    if "onnx" in backends:
+        need(bb, "file", str, "backbone.")
+        sha(bb, "sha256", "backbone.")
+    if "executorch" in backends:
+        et = need(m, "executorch", dict, "")
+        assert isinstance(et, dict)
+        for key in ("program", "data"):
+            need(et, key, str, "executorch.")
+            sha(et, f"{key}_sha256", "executorch.")
+        if need(et, "max_rank", int, "executorch.") < 1:  # type: ignore[operator]
+            raise BundleError(f"{where}: field 'executorch.max_rank' must be positive")
     for key in ("hidden_size", "num_layers", "max_length"):
         if need(bb, key, int, "backbone.") <= 0:  # type: ignore[operator]
             raise BundleError(f"{where}: field 'backbone.{key}' must be positive")

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import overload
 
 import numpy as np
-import onnxruntime as ort
 
 from ..data.tokenization import encode_text, special_ids, tokenizer_from_file, truncated_rows, windows
 from ..errors import AdapterError, BundleError, InputError, MtpfError
 from ..formats.adapter_file import AdapterFile, check_adapter_name, read_adapter_file
 from ..formats.bundle import bundle_path, read_bundle_manifest
 from ..formats.hashing import sha256_file
+from .engine import Engine, load_engine
 from .ner_decode import best_window_per_token, decode_entities, word_predictions
 from .results import Classification, Entity
 
@@ -39,6 +39,7 @@ class Adapter:
     lora: dict[str, np.ndarray] = field(repr=False, default_factory=dict)  # slot input -> A or B
     manifest: dict = field(repr=False, default_factory=dict)
     sha256: str = ""  # of the file: the same file may be loaded again under its name
+    feed: object = field(repr=False, default=None)  # the LoRA as the engine's per-call input
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -78,11 +79,12 @@ def _positive(value: object, name: str) -> int:
 class SystemModel:
     """One backbone session shared by every adapter; thread-safe for concurrent callers."""
 
-    def __init__(self, folder: Path, manifest: dict, session: ort.InferenceSession):
+    def __init__(self, folder: Path, manifest: dict, engine: Engine):
         self.folder = folder
         self.manifest = manifest
         self.backbone = manifest["backbone"]
-        self.session = session
+        self.engine = engine
+        self.backend = engine.backend
         self.tokenizer = tokenizer_from_file(bundle_path(folder, manifest["tokenizer"], f"bundle {folder}: tokenizer"))
         self.cls_id, self.sep_id, self.pad_id = special_ids(self.tokenizer)
         self.max_length = int(self.backbone["max_length"])
@@ -91,30 +93,16 @@ class SystemModel:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, bundle: str | Path, threads: int | None = None, verify: bool = True) -> SystemModel:
-        """Load a bundle folder: manifest, backbone session (``threads`` intra-op threads), tokenizer.
-        ``verify`` checks the backbone file's sha256 and that the session accepts ``max_length`` tokens."""
+    def load(cls, bundle: str | Path, threads: int | None = None, verify: bool = True,
+             backend: str = "onnx") -> SystemModel:
+        """Load a bundle folder: manifest, tokenizer and the backbone of ``backend`` (``onnx``, or
+        ``executorch`` for a bundle exported with it) with ``threads`` intra-op threads. ``verify``
+        checks the backbone files' sha256 and that the backbone accepts ``max_length`` tokens."""
         folder = Path(bundle)
         manifest = read_bundle_manifest(folder)
-        where = f"bundle {folder}"
-        model = bundle_path(folder, manifest["backbone"]["file"], f"{where}: backbone.file")
-        if not model.is_file():
-            raise BundleError(f"{where}: backbone file {manifest['backbone']['file']} is missing")
-        if verify and sha256_file(model) != manifest["backbone"]["sha256"]:
-            raise BundleError(f"{where}: {model.name} does not match the sha256 in its manifest "
-                              f"(expected {manifest['backbone']['sha256']}, file is corrupt or was replaced)")
         if threads is not None:
             _positive(threads, "threads")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3  # slot defaults are graph inputs by design; skip ORT's warning about it
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        try:
-            session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for invalid models
-            raise BundleError(f"{where}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
-        system = cls(folder, manifest, session)
+        system = cls(folder, manifest, load_engine(backend, folder, manifest, threads, verify))
         if verify:
             system._probe()
         return system
@@ -162,7 +150,8 @@ class SystemModel:
         if af.head is not None:
             weight, bias = af.head["weight"], af.head["bias"]
         return Adapter(name, af.task, list(af.labels), min(af.max_length, self.max_length),
-                       bool(af.manifest["normalize"]), weight, bias, af.lora, af.manifest, sha256_file(af.path))
+                       bool(af.manifest["normalize"]), weight, bias, af.lora, af.manifest, sha256_file(af.path),
+                       self.engine.prepare(af.lora, f"adapter {af.path}"))
 
     def _adapter(self, adapter: Adapter | str | None) -> Adapter | None:
         if adapter is None or isinstance(adapter, Adapter):
@@ -183,10 +172,9 @@ class SystemModel:
         for i, r in enumerate(rows):
             ids[i, : len(r)] = r
             mask[i, : len(r)] = 1
-        feeds = {"input_ids": ids, "attention_mask": mask, **(found.lora if found is not None else {})}
         try:
-            hidden = self.session.run(None, feeds)[0]
-        except Exception as exc:  # onnxruntime's own error types
+            hidden = self.engine.run(ids, mask, found.feed if found is not None else self.engine.no_adapter)
+        except Exception as exc:  # the engines' own error types
             raise MtpfError(f"bundle {self.folder}: the backbone failed on a batch of {len(rows)} x {width} tokens "
                             f"({str(exc)[:300]})") from None
         return hidden, mask

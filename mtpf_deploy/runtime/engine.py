@@ -1,0 +1,78 @@
+"""Backbone engines behind the one runtime API: each loads the bundle's backbone for its backend,
+turns an adapter's LoRA tensors into what its calls take (``prepare``), and runs a padded batch
+(``run``). ONNX Runtime here (no torch); ExecuTorch in ``mtpf_deploy.runtime_executorch`` (its
+Python bindings need torch tensors)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from ..errors import BundleError
+from ..formats.bundle import bundle_path
+from ..formats.hashing import sha256_file
+
+BACKENDS = ("onnx", "executorch")
+
+
+class Engine:
+    """What the runtime needs of a backend."""
+
+    backend: str
+    no_adapter: object  # ``prepare({})``
+
+    def prepare(self, lora: dict[str, np.ndarray], where: str) -> object:
+        """An adapter's LoRA tensors (slot input name -> array) as this engine's per-call input."""
+        raise NotImplementedError
+
+    def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
+        """Hidden states [B, S, H] of a padded batch with a prepared adapter active."""
+        raise NotImplementedError
+
+
+class OnnxEngine(Engine):
+    """One ONNX Runtime session; an adapter's A/B are fed as the slot inputs of each call."""
+
+    backend = "onnx"
+
+    def __init__(self, folder: Path, manifest: dict, threads: int | None, verify: bool):
+        where = f"bundle {folder}"
+        model = bundle_path(folder, manifest["backbone"]["file"], f"{where}: backbone.file")
+        if not model.is_file():
+            raise BundleError(f"{where}: backbone file {manifest['backbone']['file']} is missing")
+        if verify and sha256_file(model) != manifest["backbone"]["sha256"]:
+            raise BundleError(f"{where}: {model.name} does not match the sha256 in its manifest "
+                              f"(expected {manifest['backbone']['sha256']}, file is corrupt or was replaced)")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3  # slot defaults are graph inputs by design; skip ORT's warning about it
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for invalid models
+            raise BundleError(f"{where}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
+        self.no_adapter = {}
+
+    def prepare(self, lora: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
+        return lora
+
+    def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
+        assert isinstance(prepared, dict)
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask, **prepared})[0]
+
+
+def load_engine(backend: str, folder: Path, manifest: dict, threads: int | None, verify: bool) -> Engine:
+    """The engine of ``backend``, which the bundle must have been exported for."""
+    if backend not in BACKENDS:
+        raise BundleError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    available = manifest.get("backends", ["onnx"])
+    if backend not in available:
+        raise BundleError(f"bundle {folder} has no {backend} backbone (it has {', '.join(available)}); "
+                          f"export it with --format {backend} or both")
+    if backend == "onnx":
+        return OnnxEngine(folder, manifest, threads, verify)
+    from ..runtime_executorch import ExecutorchEngine
+
+    return ExecutorchEngine(folder, manifest, threads, verify)

@@ -1,0 +1,80 @@
+"""The ExecuTorch engine of the runtime (``SystemModel.load(bundle, backend="executorch")``).
+
+It sits outside ``runtime/`` because executorch's Python bindings take torch tensors only, so this
+path needs ``torch`` besides ``executorch`` (``pip install 'mtpf-deploy[executorch]'``); the ONNX path
+needs neither. On a phone the C++/Java ExecuTorch runtime loads the same ``.pte`` + ``.ptd`` without
+torch. The program's LoRA inputs have a fixed rank (``executorch.max_rank``): an adapter's A/B are
+zero-padded to it once, when the adapter is loaded; no adapter is all zeros."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AdapterError, BundleError
+from .formats.bundle import bundle_path
+from .formats.hashing import sha256_file
+from .runtime.engine import Engine
+
+MAX_BATCH = 256  # the program's dynamic batch bound (export/executorch_backbone.py)
+
+
+class ExecutorchEngine(Engine):
+    backend = "executorch"
+
+    def __init__(self, folder: Path, manifest: dict, threads: int | None, verify: bool):
+        where = f"bundle {folder}"
+        et = manifest["executorch"]
+        paths = {}
+        for key in ("program", "data"):
+            path = bundle_path(folder, et[key], f"{where}: executorch.{key}")
+            if not path.is_file():
+                raise BundleError(f"{where}: ExecuTorch {key} file {et[key]} is missing")
+            if verify and sha256_file(path) != et[f"{key}_sha256"]:
+                raise BundleError(f"{where}: {path.name} does not match the sha256 in its manifest "
+                                  "(file is corrupt or was replaced)")
+            paths[key] = path
+        try:
+            import torch
+            from executorch.extension.pybindings import portable_lib
+        except ImportError:
+            raise BundleError("the executorch backend needs executorch and torch: "
+                              "pip install 'mtpf-deploy[executorch]'") from None
+        self.torch = torch
+        try:
+            self.module = portable_lib._load_for_executorch(str(paths["program"]), str(paths["data"]))
+        except Exception as exc:  # executorch raises RuntimeError with an error code
+            raise BundleError(f"{where}: {paths['program'].name} + {paths['data'].name} cannot be loaded by "
+                              f"ExecuTorch ({exc})") from None
+        if threads:
+            portable_lib._unsafe_reset_threadpool(threads)
+        self.slots = manifest["backbone"]["slots"]
+        self.rank = int(et["max_rank"])
+        self._lock = threading.Lock()  # one loaded method: calls take turns
+        self.no_adapter = self.prepare({}, where)
+
+    def prepare(self, lora: dict[str, np.ndarray], where: str) -> list:
+        """A/B of every slot, zero-padded to the program's rank, as torch tensors in input order."""
+        out = []
+        for s in self.slots:
+            a = np.zeros((self.rank, s["in"]), np.float32)
+            b = np.zeros((s["out"], self.rank), np.float32)
+            if s["a"] in lora:
+                r = lora[s["a"]].shape[0]
+                if r > self.rank:
+                    raise AdapterError(f"{where}: LoRA rank {r} is more than this ExecuTorch program takes "
+                                       f"({self.rank}); re-export the bundle with --et-max-rank {r}")
+                a[:r], b[:, :r] = lora[s["a"]], lora[s["b"]]
+            out += [self.torch.from_numpy(a), self.torch.from_numpy(b)]
+        return out
+
+    def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
+        assert isinstance(prepared, list)
+        parts = []
+        for k in range(0, len(ids), MAX_BATCH):
+            inputs = (self.torch.from_numpy(ids[k : k + MAX_BATCH]), self.torch.from_numpy(mask[k : k + MAX_BATCH]),
+                      *prepared)
+            with self._lock:
+                parts.append(self.module.forward(inputs)[0].numpy().copy())
+        return np.concatenate(parts)

@@ -1,0 +1,131 @@
+"""ExecuTorch backend: one XNNPACK program + one weights file, the same adapter files and runtime API
+as ONNX; fp32 parity with PyTorch + PEFT; per-call switching; clear errors for bad files."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from mtpf_deploy.errors import AdapterError, BundleError, MtpfError
+from mtpf_deploy.export.write_bundle import export_bundle
+from mtpf_deploy.runtime import SystemModel
+from tests.export.test_parity import TEXTS, _rows, _torch_hidden
+
+pytest.importorskip("executorch")
+
+
+@pytest.fixture(scope="module")
+def both(tiny_bert, tiny_adapters, tmp_path_factory):
+    """fp32 ONNX + ExecuTorch bundle of the tiny BERT with both adapters (LoRA rank 4 <= 8)."""
+    out = tmp_path_factory.mktemp("et") / "both"
+    export_bundle(str(tiny_bert), tiny_adapters, out, quantize="none", backends=("onnx", "executorch"), et_max_rank=8,
+                  log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def et(both):
+    return SystemModel.load(both, threads=1, backend="executorch")
+
+
+@pytest.mark.parametrize("adapter", [None, "ner", "tc"])
+def test_matches_pytorch_peft(tiny_bert, tiny_adapters, et, adapter):
+    from peft import PeftModel
+
+    from mtpf_deploy.training.encoder import load_encoder
+
+    encoder = load_encoder(str(tiny_bert)).eval()
+    if adapter is not None:
+        encoder = PeftModel.from_pretrained(encoder, str(tiny_adapters[adapter])).eval()
+    rows = _rows(et, TEXTS)
+    ref, mask = _torch_hidden(encoder, rows, et.pad_id)
+    got, _ = et.run_ids(rows, et.load_adapter(adapter) if adapter else None)
+    assert np.abs(ref - got)[mask.astype(bool)].max() <= 1e-4
+
+
+def test_same_results_as_onnx(both, et):
+    onnx = SystemModel.load(both, threads=1)
+    texts = ["alice smith went to paris", "pizza and pasta with soup", "bob smith met carol in rome " * 12, ""]
+    for a, b in zip(onnx.entities(texts, "ner"), et.entities(texts, "ner")):
+        assert [(e.text, e.label, e.start, e.end) for e in a] == [(e.text, e.label, e.start, e.end) for e in b]
+        assert np.allclose([e.score for e in a], [e.score for e in b], atol=1e-5)
+    for a, b in zip(onnx.classify(texts, "tc"), et.classify(texts, "tc")):
+        assert (a.label, a.truncated, a.tokens, a.empty) == (b.label, b.truncated, b.tokens, b.empty)
+        assert abs(a.score - b.score) < 1e-5
+    assert np.abs(onnx.embed(texts) - et.embed(texts)).max() < 1e-5
+
+
+def test_switching_per_call_in_any_order(et):
+    text = ["alice smith went to paris and met bob smith"]
+    alone = {name: et.embed(text, name) for name in ("ner", "tc")}
+    base = et.embed(text)
+    for order in (["ner", "tc", None, "ner"], ["tc", "ner", "tc", None]):
+        for name in order:
+            got = et.embed(text, name)
+            np.testing.assert_array_equal(got, alone[name] if name else base)
+    assert np.abs(alone["ner"] - base).max() > 1e-3  # the adapter matters
+
+
+def test_weights_file_does_not_depend_on_the_adapters(both, tiny_bert, tiny_adapters, tmp_path):
+    other = tmp_path / "ner_only"
+    export_bundle(str(tiny_bert), {"ner": tiny_adapters["ner"]}, other, backends=("executorch",), et_max_rank=8,
+                  log=lambda m: None)
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    assert digest(other / "backbone.ptd") == digest(both / "backbone.ptd")
+    assert (both / "backbone.ptd").stat().st_size > (both / "backbone.pte").stat().st_size  # weights live in the .ptd
+    manifest = json.loads((other / "manifest.json").read_text())
+    assert manifest["backends"] == ["executorch"] and "file" not in manifest["backbone"]
+    with pytest.raises(BundleError, match="has no onnx backbone"):
+        SystemModel.load(other)
+
+
+def test_bad_files_and_adapters_are_clear_errors(both, tmp_path, tiny_bundle):
+    copy = tmp_path / "b"
+    shutil.copytree(both, copy)
+    et = SystemModel.load(copy, backend="executorch")
+    from tests.runtime.crafting import craft
+
+    wrong = craft(tiny_bundle / "adapters/ner.mtpfa", tmp_path / "w.mtpfa",
+                  manifest=lambda m: m["backbone"].update(weights_sha256="ab" * 32))
+    with pytest.raises(AdapterError, match="was made for backbone"):
+        et.load_adapter(wrong)
+    (copy / "backbone.ptd").write_bytes((copy / "backbone.ptd").read_bytes()[:100])
+    with pytest.raises(BundleError, match="backbone.ptd does not match the sha256"):
+        SystemModel.load(copy, backend="executorch")
+    with pytest.raises(MtpfError, match="ExecuTorch|backbone failed"):  # unverified: at load or at the first call
+        SystemModel.load(copy, backend="executorch", verify=False).embed("alice")
+    (copy / "backbone.pte").unlink()
+    with pytest.raises(BundleError, match="ExecuTorch program file backbone.pte is missing"):
+        SystemModel.load(copy, backend="executorch")
+
+
+def test_rank_above_the_program_is_refused(tiny_bert, tiny_adapters, tmp_path):
+    with pytest.raises(MtpfError, match="LoRA rank 4, more than --et-max-rank 2"):
+        export_bundle(str(tiny_bert), tiny_adapters, tmp_path / "x", backends=("executorch",), et_max_rank=2,
+                      log=lambda m: None)
+
+
+def test_predict_cli_backend(both):
+    from click.testing import CliRunner
+
+    from mtpf_deploy.cli import main
+
+    res = CliRunner().invoke(main, ["predict", "--bundle", str(both), "--adapter", "ner", "--backend", "executorch",
+                                    "alice smith went to paris"])
+    assert res.exit_code == 0 and '"label": "PER"' in res.output, res.output
+
+
+def test_pack_refuses_a_rank_the_program_cannot_take(both, tiny_adapters, tmp_path):
+    from mtpf_deploy.errors import MtpfError
+    from mtpf_deploy.export.write_bundle import pack_single
+
+    wide = tmp_path / "wide"
+    shutil.copytree(tiny_adapters["ner"], wide)
+    config = json.loads((wide / "adapter_config.json").read_text())
+    (wide / "adapter_config.json").write_text(json.dumps({**config, "r": 16}))
+    with pytest.raises(MtpfError, match="LoRA rank 16, more than the bundle's ExecuTorch program takes \\(8\\)"):
+        pack_single(both, wide, "wide", tmp_path / "wide.mtpfa")
+    assert not (tmp_path / "wide.mtpfa").exists()
