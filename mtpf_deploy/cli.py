@@ -239,7 +239,8 @@ def export_cmd(out, overwrite, cfg) -> None:
     options = {"keep_fp32": tuple(cfg.int8_keep_fp32)} if cfg.int8_keep_fp32 else None
     backends = ("onnx", "executorch") if cfg.format == "both" else (cfg.format,)
     export_bundle(backbone, specs, out, cfg.quantize, cfg.max_length, cfg.opset, overwrite, log=_log,
-                  int8_options=options, backends=backends, et_max_rank=cfg.et_max_rank)
+                  int8_options=options, backends=backends, et_max_rank=cfg.et_max_rank,
+                  et_quantize=cfg.et_quantize)
     click.echo(f"wrote {out}")
 
 

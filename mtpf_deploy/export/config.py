@@ -20,4 +20,6 @@ class ExportConfig(Settings):
     opset: int = setting(18, "ONNX opset")
     format: str = setting("onnx", "backbone format(s): onnx, executorch (XNNPACK .pte + one .ptd weights file) or both",
                           choices=("onnx", "executorch", "both"))
+    et_quantize: str = setting("none", "ExecuTorch weights: none (fp32) or int8 (XNNPACK dynamic per-channel; "
+                               "see docs/benchmarks.md for what it keeps)", choices=("none", "int8"))
     et_max_rank: int = setting(32, "ExecuTorch: rank of the program's LoRA inputs (the largest adapter rank it takes)")

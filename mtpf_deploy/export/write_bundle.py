@@ -55,6 +55,7 @@ def export_bundle(
     int8_options: dict | None = None,
     backends: tuple[str, ...] = ("onnx",),
     et_max_rank: int = 32,
+    et_quantize: str = "none",
 ) -> dict:
     """Write the bundle folder atomically; returns its manifest. ``int8_options`` go to
     ``quantize_int8`` (``op_types``, ``keep_fp32``). ``backends``: ``onnx`` and/or ``executorch``
@@ -104,11 +105,12 @@ def export_bundle(
         if "executorch" in backends:
             from .executorch_backbone import export_executorch
 
-            log(f"exporting {backbone_dir} to ExecuTorch (XNNPACK, fp32, LoRA inputs of rank {et_max_rank}) ...")
-            pte, ptd, _ = export_executorch(backbone_dir, tmp, et_max_rank, max_length)
+            precision = "int8" if et_quantize == "int8" else "fp32"
+            log(f"exporting {backbone_dir} to ExecuTorch (XNNPACK, {precision}, LoRA inputs of rank {et_max_rank}) ...")
+            pte, ptd, _ = export_executorch(backbone_dir, tmp, et_max_rank, max_length, et_quantize)
             executorch = {"program": pte.name, "program_sha256": sha256_file(pte), "data": ptd.name,
                           "data_sha256": sha256_file(ptd), "max_rank": et_max_rank, "delegate": "xnnpack",
-                          "precision": "fp32"}
+                          "precision": precision}
             log(f"{pte.name}: {pte.stat().st_size / 1e6:.2f} MB, {ptd.name}: {ptd.stat().st_size / 1e6:.1f} MB")
         shutil.copy(backbone_dir / "tokenizer.json", tmp / "tokenizer.json")
         (tmp / "adapters").mkdir()

@@ -129,3 +129,17 @@ def test_pack_refuses_a_rank_the_program_cannot_take(both, tiny_adapters, tmp_pa
     with pytest.raises(MtpfError, match="LoRA rank 16, more than the bundle's ExecuTorch program takes \\(8\\)"):
         pack_single(both, wide, "wide", tmp_path / "wide.mtpfa")
     assert not (tmp_path / "wide.mtpfa").exists()
+
+
+def test_int8_program_stays_close_to_fp32(both, tiny_bert, tiny_adapters, tmp_path):
+    out = tmp_path / "int8"
+    export_bundle(str(tiny_bert), tiny_adapters, out, backends=("executorch",), et_max_rank=8, et_quantize="int8",
+                  log=lambda m: None)
+    assert json.loads((out / "manifest.json").read_text())["executorch"]["precision"] == "int8"
+    fp32 = SystemModel.load(both, threads=1, backend="executorch")
+    int8 = SystemModel.load(out, threads=1, backend="executorch")
+    texts = ["alice smith went to paris", "pizza and pasta with soup", "the team saw a goal"]
+    for name in (None, "ner"):
+        a, b = fp32.embed(texts, name), int8.embed(texts, name)
+        assert (a * b).sum(1).min() > 0.98  # L2-normalised: cosine
+    assert [c.label for c in fp32.classify(texts, "tc")] == [c.label for c in int8.classify(texts, "tc")]
