@@ -12,7 +12,7 @@ import pytest
 from mtpf_deploy.errors import AdapterError, BundleError, MtpfError
 from mtpf_deploy.export.write_bundle import export_bundle
 from mtpf_deploy.runtime import SystemModel
-from tests.export.test_parity import TEXTS, _rows, _torch_hidden
+from tests.export.test_parity import max_diff_to_pytorch
 
 pytest.importorskip("executorch")
 
@@ -33,17 +33,7 @@ def et(both):
 
 @pytest.mark.parametrize("adapter", [None, "ner", "tc"])
 def test_matches_pytorch_peft(tiny_bert, tiny_adapters, et, adapter):
-    from peft import PeftModel
-
-    from mtpf_deploy.training.encoder import load_encoder
-
-    encoder = load_encoder(str(tiny_bert)).eval()
-    if adapter is not None:
-        encoder = PeftModel.from_pretrained(encoder, str(tiny_adapters[adapter])).eval()
-    rows = _rows(et, TEXTS)
-    ref, mask = _torch_hidden(encoder, rows, et.pad_id)
-    got, _ = et.run_ids(rows, et.load_adapter(adapter) if adapter else None)
-    assert np.abs(ref - got)[mask.astype(bool)].max() <= 1e-4
+    assert max_diff_to_pytorch(et, tiny_bert, adapter, tiny_adapters.get(adapter)) <= 1e-4
 
 
 def test_same_results_as_onnx(both, et):

@@ -32,18 +32,22 @@ def _rows(system, texts):
     return rows
 
 
-@pytest.mark.parametrize("adapter", [None, "ner", "tc"])
-def test_fp32_export_matches_pytorch_peft(tiny_bert, tiny_bundle, tiny_adapters, adapter):
+def max_diff_to_pytorch(system: SystemModel, tiny_bert, adapter: str | None, adapter_dir=None) -> float:
+    """Max |hidden state| difference (real tokens) between ``system`` and PyTorch + PEFT on TEXTS."""
     from peft import PeftModel
 
-    system = SystemModel.load(tiny_bundle)
     encoder = load_encoder(str(tiny_bert)).eval()
     if adapter is not None:
-        encoder = PeftModel.from_pretrained(encoder, str(tiny_adapters[adapter])).eval()
+        encoder = PeftModel.from_pretrained(encoder, str(adapter_dir)).eval()
     rows = _rows(system, TEXTS)
     ref, mask = _torch_hidden(encoder, rows, system.pad_id)
     got, _ = system.run_ids(rows, system.load_adapter(adapter) if adapter else None)
-    diff = np.abs(ref - got)[mask.astype(bool)].max()
+    return float(np.abs(ref - got)[mask.astype(bool)].max())
+
+
+@pytest.mark.parametrize("adapter", [None, "ner", "tc"])
+def test_fp32_export_matches_pytorch_peft(tiny_bert, tiny_bundle, tiny_adapters, adapter):
+    diff = max_diff_to_pytorch(SystemModel.load(tiny_bundle), tiny_bert, adapter, tiny_adapters.get(adapter))
     assert diff <= 1e-4, diff
 
 
