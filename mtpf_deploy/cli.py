@@ -12,7 +12,7 @@ import click
 from . import __version__
 from .errors import MtpfError
 from .export.config import ExportConfig
-from .settings import Settings, flag_name
+from .settings import Settings, defaults, flag_name
 from .training.adapt.config import NerAdaptConfig, TcAdaptConfig
 from .training.pretrain.config import PretrainConfig, PseudoLabelConfig
 
@@ -51,6 +51,7 @@ def settings_options(cls: type[Settings]):
     """Generate one click option per field of a settings dataclass (help, choices and the default shown
     from its metadata), plus ``--config FILE.toml``; the command receives ``cfg``. TOML < flags."""
     hints = typing.get_type_hints(cls)
+    default_of = defaults(cls)
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -76,9 +77,8 @@ def settings_options(cls: type[Settings]):
                 ctype = click.Choice(choices)
             name = flag_name(f)
             decls = [f"--{name}/--no-{name}"] if is_bool else [f"--{name}"]
-            default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
             options.append(click.option(*decls, f.name, type=None if is_bool else ctype, default=None,
-                                        multiple=multiple, help=f.metadata["help"], show_default=_shown(default)))
+                                        multiple=multiple, help=f.metadata["help"], show_default=_shown(default_of[f.name])))
             for i, alias in enumerate(f.metadata.get("aliases", ())):
                 options.append(click.option(f"--{alias.replace('_', '-')}", f"{f.name}__alias{i}", type=ctype,
                                             default=None, hidden=True))
@@ -339,26 +339,27 @@ def inspect_cmd(path, bundle) -> None:
     import json
 
     from .formats.adapter_file import read_adapter_file
-    from .formats.bundle import bundle_path, read_bundle_manifest
-    from .formats.hashing import sha256_file
+    from .formats.bundle import bundle_path, read_bundle_manifest, verified_file
 
     if path.is_dir() or path.suffix == ".onnx":
         folder = path if path.is_dir() else path.parent
         m = read_bundle_manifest(folder)
         bb = m["backbone"]
-        model = bundle_path(folder, bb["file"], f"bundle {folder}: backbone.file")
-        if not model.is_file():
-            raise MtpfError(f"bundle {folder}: backbone file {bb['file']} is missing")
-        click.echo(f"bundle {folder}")
-        click.echo(f"  backbone  {bb['file']}  {model.stat().st_size / 1e6:.1f} MB  {bb.get('precision')}  "
-                   f"opset {bb.get('opset')}")
+        backends = m.get("backends", ["onnx"])
+        click.echo(f"bundle {folder}  backends {', '.join(backends)}")
         click.echo(f"  layers {bb['num_layers']}  hidden {bb['hidden_size']}  max length {bb['max_length']}  "
-                   f"{len(bb['slots'])} LoRA slots")
-        click.echo(f"  sha256 {bb['sha256']}\n  weights {bb['weights_sha256']}")
-        actual = sha256_file(model)
-        if actual != bb["sha256"]:
-            raise MtpfError(f"{model} has sha256 {actual}, which does not match its manifest's {bb['sha256']}")
-        click.echo("  backbone file matches the manifest's sha256")
+                   f"{len(bb['slots'])} LoRA slots  weights {bb['weights_sha256']}")
+        files = []
+        if "onnx" in backends:
+            files.append((bb["file"], bb["sha256"], "backbone file", f"{bb.get('precision')}, opset {bb.get('opset')}"))
+        if "executorch" in backends:
+            et = m["executorch"]
+            files += [(et[k], et[f"{k}_sha256"], f"ExecuTorch {k} file", f"{et['precision']}, max rank {et['max_rank']}")
+                      for k in ("program", "data")]
+        for rel, sha, label, what in files:
+            model = verified_file(folder, rel, sha, label)
+            click.echo(f"  {label} {rel}  {model.stat().st_size / 1e6:.1f} MB  {what}  sha256 {sha}")
+        click.echo("  every backbone file matches the manifest's sha256")
         for name, rel in m.get("adapters", {}).items():
             target = bundle_path(folder, rel, f"bundle {folder}: adapters.{name}")
             size = f"{target.stat().st_size / 1024:.0f} KiB" if target.is_file() else "MISSING"

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AdapterError, BundleError
-from .formats.bundle import bundle_path
-from .formats.hashing import sha256_file
+from .formats.bundle import verified_file
 from .runtime.engine import Engine
 
 MAX_BATCH = 256  # the program's dynamic batch bound (export/executorch_backbone.py)
@@ -26,15 +25,8 @@ class ExecutorchEngine(Engine):
     def __init__(self, folder: Path, manifest: dict, threads: int | None, verify: bool):
         where = f"bundle {folder}"
         et = manifest["executorch"]
-        paths = {}
-        for key in ("program", "data"):
-            path = bundle_path(folder, et[key], f"{where}: executorch.{key}")
-            if not path.is_file():
-                raise BundleError(f"{where}: ExecuTorch {key} file {et[key]} is missing")
-            if verify and sha256_file(path) != et[f"{key}_sha256"]:
-                raise BundleError(f"{where}: {path.name} does not match the sha256 in its manifest "
-                                  "(file is corrupt or was replaced)")
-            paths[key] = path
+        paths = {key: verified_file(folder, et[key], et[f"{key}_sha256"], f"ExecuTorch {key} file", verify)
+                 for key in ("program", "data")}
         try:
             import torch
             from executorch.extension.pybindings import portable_lib

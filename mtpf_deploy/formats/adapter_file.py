@@ -62,6 +62,7 @@ class AdapterFile:
     manifest: dict
     lora: dict[str, np.ndarray]  # slot input name -> float32 array (empty: no LoRA)
     head: dict[str, np.ndarray] | None
+    digest: str = ""  # sha256 of the manifest, which holds every member's sha256: the adapter's identity
 
     @property
     def name(self) -> str:
@@ -136,7 +137,8 @@ def read_adapter_file(path: str | Path) -> AdapterFile:
     try:
         with zipfile.ZipFile(path) as z:
             infos = _checked_members(z, where, size)
-            manifest = _manifest(where, z.read(infos[MANIFEST]))
+            raw_manifest = z.read(infos[MANIFEST])
+            manifest = _manifest(where, raw_manifest)
             data = {n: z.read(infos[n]) for n in (LORA, HEAD) if n in infos}
     except zipfile.BadZipFile as exc:
         raise AdapterError(f"{where}: corrupt or truncated file ({exc})") from None
@@ -155,7 +157,7 @@ def read_adapter_file(path: str | Path) -> AdapterFile:
             raise AdapterError(f"{where}: member {name} does not match its size / sha256 in the manifest (file is corrupt)")
     lora = _lora(where, data[LORA], manifest) if LORA in data else {}
     head = _head(where, data[HEAD], manifest) if HEAD in data else None
-    return AdapterFile(path, manifest, lora, head)
+    return AdapterFile(path, manifest, lora, head, hashlib.sha256(raw_manifest).hexdigest())
 
 
 def _checked_members(z: zipfile.ZipFile, where: str, file_size: int) -> dict[str, zipfile.ZipInfo]:

@@ -50,6 +50,23 @@ def bundle_path(folder: Path, rel: str, where: str) -> Path:
     return target
 
 
+def verified_file(folder: Path, rel: str, sha256: str, label: str, verify: bool = True) -> Path:
+    """A file the manifest names (``label`` says which, e.g. "backbone file"): inside the bundle, present,
+    and (``verify``) with the manifest's sha256."""
+    from .hashing import sha256_file
+
+    where = f"bundle {folder}"
+    path = bundle_path(folder, rel, f"{where}: {label}")
+    if not path.is_file():
+        raise BundleError(f"{where}: {label} {rel} is missing")
+    if verify:
+        actual = sha256_file(path)
+        if actual != sha256:
+            raise BundleError(f"{where}: {path.name} does not match the sha256 in its manifest (it has {actual}, "
+                              f"the manifest says {sha256}: the file is corrupt or was replaced)")
+    return path
+
+
 def validate_bundle_manifest(m: object, path: Path) -> None:
     where = f"bundle {path}"
 

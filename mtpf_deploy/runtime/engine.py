@@ -10,8 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import BundleError
-from ..formats.bundle import bundle_path
-from ..formats.hashing import sha256_file
+from ..formats.bundle import verified_file
 
 BACKENDS = ("onnx", "executorch")
 
@@ -38,12 +37,8 @@ class OnnxEngine(Engine):
 
     def __init__(self, folder: Path, manifest: dict, threads: int | None, verify: bool):
         where = f"bundle {folder}"
-        model = bundle_path(folder, manifest["backbone"]["file"], f"{where}: backbone.file")
-        if not model.is_file():
-            raise BundleError(f"{where}: backbone file {manifest['backbone']['file']} is missing")
-        if verify and sha256_file(model) != manifest["backbone"]["sha256"]:
-            raise BundleError(f"{where}: {model.name} does not match the sha256 in its manifest "
-                              f"(expected {manifest['backbone']['sha256']}, file is corrupt or was replaced)")
+        bb = manifest["backbone"]
+        model = verified_file(folder, bb["file"], bb["sha256"], "backbone file", verify)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3  # slot defaults are graph inputs by design; skip ORT's warning about it
         if threads:

@@ -19,7 +19,6 @@ from ..data.tokenization import encode_text, special_ids, tokenizer_from_file, t
 from ..errors import AdapterError, BundleError, InputError, MtpfError
 from ..formats.adapter_file import AdapterFile, check_adapter_name, read_adapter_file
 from ..formats.bundle import bundle_path, read_bundle_manifest
-from ..formats.hashing import sha256_file
 from .engine import Engine, load_engine
 from .ner_decode import best_window_per_token, decode_entities, word_predictions
 from .results import Classification, Entity
@@ -36,9 +35,8 @@ class Adapter:
     normalize: bool
     weight: np.ndarray | None  # head [C, H]
     bias: np.ndarray | None
-    lora: dict[str, np.ndarray] = field(repr=False, default_factory=dict)  # slot input -> A or B
     manifest: dict = field(repr=False, default_factory=dict)
-    sha256: str = ""  # of the file: the same file may be loaded again under its name
+    digest: str = ""  # ``AdapterFile.digest``: the same adapter may be loaded again under its name
     feed: object = field(repr=False, default=None)  # the LoRA as the engine's per-call input
 
 
@@ -133,7 +131,7 @@ class SystemModel:
         adapter = self._build(af, name or af.name)
         with self._lock:
             loaded = self.adapters.get(adapter.name)
-            if loaded is not None and loaded.sha256 != adapter.sha256:
+            if loaded is not None and loaded.digest != adapter.digest:
                 raise AdapterError(f"adapter name {adapter.name!r} is already in use by another adapter; "
                                    "unload_adapter() it first or load this one with another name")
             self.adapters[adapter.name] = adapter
@@ -150,7 +148,7 @@ class SystemModel:
         if af.head is not None:
             weight, bias = af.head["weight"], af.head["bias"]
         return Adapter(name, af.task, list(af.labels), min(af.max_length, self.max_length),
-                       bool(af.manifest["normalize"]), weight, bias, af.lora, af.manifest, sha256_file(af.path),
+                       bool(af.manifest["normalize"]), weight, bias, af.manifest, af.digest,
                        self.engine.prepare(af.lora, f"adapter {af.path}"))
 
     def _adapter(self, adapter: Adapter | str | None) -> Adapter | None:

@@ -70,6 +70,12 @@ def test_weights_file_does_not_depend_on_the_adapters(both, tiny_bert, tiny_adap
     assert manifest["backends"] == ["executorch"] and "file" not in manifest["backbone"]
     with pytest.raises(BundleError, match="has no onnx backbone"):
         SystemModel.load(other)
+    from click.testing import CliRunner
+
+    from mtpf_deploy.cli import main
+
+    res = CliRunner().invoke(main, ["inspect", str(other)])  # an ExecuTorch-only bundle has no backbone.file
+    assert res.exit_code == 0 and "ExecuTorch data file backbone.ptd" in res.output, res.output
 
 
 def test_bad_files_and_adapters_are_clear_errors(both, tmp_path, tiny_bundle):
