@@ -9,10 +9,10 @@ from pathlib import Path
 from .. import __version__
 from ..backbones import resolve_backbone
 from ..errors import MtpfError
-from ..formats.adapter_dir import read_adapter_dir
+from ..formats.adapter_dir import AdapterDir, read_adapter_dir
 from ..formats.adapter_file import SUFFIX, check_adapter_name
 from ..formats.atomic import atomic_dir
-from ..formats.bundle import write_bundle_manifest
+from ..formats.bundle import BACKENDS, write_bundle_manifest
 from ..formats.hashing import backbone_weights_sha256, sha256_file
 from ..formats.lora_slots import bert_slots
 from .onnx_backbone import INPUTS, OUTPUTS, add_slot_defaults, export_onnx, quantize_int8
@@ -43,6 +43,13 @@ def resolve_adapter_specs(specs: list[str], run: Path | None) -> dict[str, Path]
     return out
 
 
+def check_rank(adapter: AdapterDir, source: str, max_rank: int, limit: str) -> None:
+    """Refuse a LoRA wider than the ExecuTorch program's rank inputs (``limit`` says where that rank comes from)."""
+    rank = int((adapter.lora_config or {}).get("r", 0))
+    if rank > max_rank:
+        raise MtpfError(f"adapter {source} has LoRA rank {rank}, more than {limit}")
+
+
 def export_bundle(
     backbone: str | Path,
     adapters: dict[str, Path],
@@ -62,7 +69,7 @@ def export_bundle(
     (a ``.pte`` program + one ``.ptd`` weights file, LoRA inputs of rank ``et_max_rank``)."""
     if quantize not in ("int8", "none"):
         raise MtpfError(f"--quantize must be int8 or none, not {quantize!r}")
-    if not backends or set(backends) - {"onnx", "executorch"}:
+    if not backends or set(backends) - set(BACKENDS):
         raise MtpfError(f"backends must be onnx and/or executorch, not {backends}")
     backbone_dir = resolve_backbone(backbone)
     weights_sha = backbone_weights_sha256(backbone_dir)
@@ -74,9 +81,7 @@ def export_bundle(
     parsed = {name: read_adapter_dir(path) for name, path in adapters.items()}  # validate before the slow part
     if "executorch" in backends:
         for name, adapter in parsed.items():
-            rank = int((adapter.lora_config or {}).get("r", 0))
-            if rank > et_max_rank:
-                raise MtpfError(f"adapter {name} has LoRA rank {rank}, more than --et-max-rank {et_max_rank}")
+            check_rank(adapter, name, et_max_rank, f"--et-max-rank {et_max_rank}")
     with atomic_dir(out, overwrite) as tmp:
         c = config
         slots = bert_slots(c["num_hidden_layers"], c["hidden_size"], c["intermediate_size"])
@@ -143,9 +148,8 @@ def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, 
     bb = manifest["backbone"]
     slots = [Slot.from_json(s) for s in bb["slots"]]
     adapter = read_adapter_dir(adapter_dir)
-    rank = int((adapter.lora_config or {}).get("r", 0))
-    if "executorch" in manifest.get("backends", []) and rank > manifest["executorch"]["max_rank"]:
-        raise MtpfError(f"adapter {adapter_dir} has LoRA rank {rank}, more than the bundle's ExecuTorch program "
-                        f"takes ({manifest['executorch']['max_rank']})")
+    if "executorch" in manifest.get("backends", []):
+        max_rank = manifest["executorch"]["max_rank"]
+        check_rank(adapter, str(adapter_dir), max_rank, f"the bundle's ExecuTorch program takes ({max_rank})")
     with atomic_file(out, overwrite) as tmp:
         return pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir))
