@@ -22,7 +22,7 @@ import numpy as np
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 
 
-def ner_sized_adapter(out: Path) -> Path:
+def ner_sized_adapter(out: Path, max_length: int = 512) -> Path:
     """A PEFT LoRA r32/α64 (query, key, MLP; all layers) with non-zero B and a 9-label head."""
     import torch
     from peft import get_peft_model
@@ -42,7 +42,7 @@ def ner_sized_adapter(out: Path) -> Path:
     labels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
     head = {"weight": np.random.default_rng(0).normal(0, 0.05, (9, 384)).astype(np.float32),
             "bias": np.zeros(9, np.float32)}
-    write_adapter_dir(out, AdapterDir(task="ner", labels=labels, head=head, head_kind="linear", max_length=512,
+    write_adapter_dir(out, AdapterDir(task="ner", labels=labels, head=head, head_kind="linear", max_length=max_length,
                                       backbone={"name": "default",
                                                 "weights_sha256": backbone_weights_sha256(resolve_backbone("default"))}))
     return out

@@ -240,7 +240,7 @@ def export_cmd(out, overwrite, cfg) -> None:
     backends = ("onnx", "executorch") if cfg.format == "both" else (cfg.format,)
     export_bundle(backbone, specs, out, cfg.quantize, cfg.max_length, cfg.opset, overwrite, log=_log,
                   int8_options=options, backends=backends, et_max_rank=cfg.et_max_rank,
-                  et_quantize=cfg.et_quantize)
+                  et_quantize=cfg.et_quantize, fuse=cfg.fuse, int8_lora=cfg.int8_lora)
     click.echo(f"wrote {out}")
 
 
@@ -375,3 +375,54 @@ def inspect_cmd(path, bundle) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _int_list(ctx, param, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, not {value!r}") from None
+    if not out or min(out) < 1:
+        raise click.BadParameter(f"expected positive integers, not {value!r}")
+    return out
+
+
+@main.command("bench")
+@click.option("--bundle", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--adapter", default=None, help="adapter name in the bundle (default: its first NER adapter)")
+@click.option("--backbone", default=None,
+              help="the bundle's backbone source for the torch baselines (default: the manifest's source)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("bench_out"), show_default=True,
+              help="folder for bench.json, bench.md and the plots")
+@click.option("--quick", is_flag=True, help="seconds-long smoke run: 2 lengths, 1 thread, 3 repeats")
+@click.option("--lengths", callback=_int_list, default=None, help="comma list of token lengths (default 16,32,64,128,256)")
+@click.option("--threads", callback=_int_list, default=None, help="comma list of thread counts (default 1,2)")
+@click.option("--repeats", type=click.IntRange(min=1), default=None, help="timed rounds per point (default 30)")
+@click.option("--no-baselines", is_flag=True, help="only the bundle's own variants (no torch needed)")
+@_friendly
+def bench_cmd(bundle, adapter, backbone, out, quick, lengths, threads, repeats, no_baselines) -> None:
+    """Benchmark a bundle next to what users would ship instead (see docs/benchmarks.md)."""
+    import dataclasses
+    import shlex
+
+    from .bench.report import write_report
+    from .bench.run import QUICK, BenchSettings, run_bench
+
+    settings = dataclasses.replace(QUICK if quick else BenchSettings(),
+                                   **{k: v for k, v in (("lengths", lengths), ("threads", threads), ("repeats", repeats))
+                                      if v is not None})
+    result = run_bench(bundle, settings, adapter, backbone, with_baselines=not no_baselines, log=_log)
+    command = ["mtpf-deploy", "bench", "--bundle", str(bundle), "--out", str(out)]
+    for flag, value in (("--adapter", adapter), ("--backbone", backbone), ("--lengths", lengths), ("--threads", threads),
+                        ("--repeats", repeats)):
+        if value is not None:
+            command += [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    command += ["--quick"] * quick + ["--no-baselines"] * no_baselines
+    files = write_report(result, out, shlex.join(command))
+    for t in result["targets"]:
+        met = "not measured" if t["met"] is None else ("met" if t["met"] else "NOT met")
+        value = "—" if t["value"] is None else f"{t['value']:.3f}"
+        _log(f"{t['target']}: {value} ({t['direction']} {t['limit']}) {met}")
+    _log(f"wrote {', '.join(str(out / f) for f in files)}")

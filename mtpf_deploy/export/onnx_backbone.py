@@ -15,6 +15,7 @@ from onnx import numpy_helper
 from torch.export import Dim
 from transformers import BertModel
 
+from ..formats.lora_int8 import empty_feed
 from ..formats.lora_slots import Slot, bert_slots
 from ..logs import quiet_loggers
 from .backbone_module import SlottedBert
@@ -24,18 +25,21 @@ INPUTS = ["input_ids", "attention_mask"]
 OUTPUTS = ["last_hidden_state"]
 
 
-def load_slotted(backbone_dir: str | Path) -> tuple[SlottedBert, list[Slot]]:
-    """The backbone (eager attention, eval mode) with every linear an adapter may target slotted."""
+def load_slotted(backbone_dir: str | Path, slotted: bool = True) -> tuple[SlottedBert, list[Slot]]:
+    """The backbone (eager attention, eval mode) with every linear an adapter may target slotted
+    (``slotted=False``: none, a plain encoder)."""
     bert = BertModel.from_pretrained(backbone_dir, add_pooling_layer=False, attn_implementation="eager").eval()
     c = bert.config
-    slots = bert_slots(c.num_hidden_layers, c.hidden_size, c.intermediate_size)
+    slots = bert_slots(c.num_hidden_layers, c.hidden_size, c.intermediate_size) if slotted else []
     return SlottedBert(bert, slots).eval(), slots
 
 
-def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_rank: int = 4) -> list[Slot]:
+def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_rank: int = 4,
+                slotted: bool = True) -> list[Slot]:
     """Export fp32 ONNX: inputs ``input_ids``, ``attention_mask`` [batch, sequence] and each slot's
-    A [rank, in] / B [out, rank] (rank dynamic per slot); output ``last_hidden_state``."""
-    model, slots = load_slotted(backbone_dir)
+    A [rank, in] / B [out, rank] (rank dynamic per slot); output ``last_hidden_state``.
+    ``slotted=False`` exports the plain encoder (no slot inputs; e.g. a model with a LoRA merged in)."""
+    model, slots = load_slotted(backbone_dir, slotted)
     vocab = model.bert.config.vocab_size
     ids = torch.randint(1000 if vocab > 2000 else 5, min(vocab, 2000), (2, 9))
     mask = torch.ones_like(ids)
@@ -52,7 +56,7 @@ def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_ra
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             model, (ids, mask, *lora), dynamo=True, input_names=names, output_names=OUTPUTS,
-            dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}, tuple(lora_dims)),
+            dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}, *((tuple(lora_dims),) if slots else ())),
             opset_version=opset, verbose=False,
         )
     program.save(str(out))
@@ -96,13 +100,19 @@ def _temp_folder(folder: Path) -> Iterator[None]:
 
 
 def add_slot_defaults(path: Path, slots: list[Slot]) -> None:
-    """Give every slot input an empty rank-0 initializer, so the model runs unchanged with no adapter."""
+    """Give every slot input an empty rank-0 initializer, so the model runs unchanged with no adapter
+    (int8 slots of ``lora_to_int8`` get int8 factors and their scales)."""
     model = onnx.load(str(path))
-    present = {i.name for i in model.graph.input}
+    types = {i.name: i.type.tensor_type.elem_type for i in model.graph.input}
     for s in slots:
-        for name, shape in ((s.a_name, (0, s.in_features)), (s.b_name, (s.out_features, 0))):
-            if name not in present:
+        for name in (s.a_name, s.b_name):
+            if name not in types:
                 raise RuntimeError(f"exported graph lacks slot input {name}")
-            model.graph.initializer.append(numpy_helper.from_array(np.zeros(shape, np.float32), name))
+        if types[s.a_name] == onnx.TensorProto.INT8:
+            defaults = empty_feed(s)
+        else:
+            defaults = {s.a_name: np.zeros((0, s.in_features), np.float32),
+                        s.b_name: np.zeros((s.out_features, 0), np.float32)}
+        model.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in defaults.items())
     onnx.save(model, str(path))
     onnx.checker.check_model(str(path))

@@ -16,6 +16,8 @@ from ..formats.bundle import BACKENDS, write_bundle_manifest
 from ..formats.hashing import backbone_weights_sha256, sha256_file
 from ..formats.lora_slots import bert_slots
 from .onnx_backbone import INPUTS, OUTPUTS, add_slot_defaults, export_onnx, quantize_int8
+from .onnx_fusions import fuse_for_ort
+from .onnx_lora_int8 import lora_to_int8, share_quantized_inputs
 from .pack import pack_adapter
 
 
@@ -63,10 +65,14 @@ def export_bundle(
     backends: tuple[str, ...] = ("onnx",),
     et_max_rank: int = 32,
     et_quantize: str = "none",
+    fuse: bool = True,
+    int8_lora: bool = True,
 ) -> dict:
     """Write the bundle folder atomically; returns its manifest. ``int8_options`` go to
     ``quantize_int8`` (``op_types``, ``keep_fp32``). ``backends``: ``onnx`` and/or ``executorch``
-    (a ``.pte`` program + one ``.ptd`` weights file, LoRA inputs of rank ``et_max_rank``)."""
+    (a ``.pte`` program + one ``.ptd`` weights file, LoRA inputs of rank ``et_max_rank``). ``fuse``:
+    ONNX Runtime fusions (``onnx_fusions.py``); ``int8_lora``: an int8 ONNX backbone computes the LoRA
+    products in int8 too (``onnx_lora_int8.py``)."""
     if quantize not in ("int8", "none"):
         raise MtpfError(f"--quantize must be int8 or none, not {quantize!r}")
     if not backends or set(backends) - set(BACKENDS):
@@ -91,19 +97,32 @@ def export_bundle(
             "max_length": max_length, "inputs": INPUTS, "outputs": OUTPUTS, "slots": [s.to_json() for s in slots],
         }
         if "onnx" in backends:
-            fp32 = tmp / "backbone.fp32.onnx"
+            raw = tmp / "backbone.export.onnx"
             log(f"exporting {backbone_dir} to ONNX (opset {opset}) ...")
-            export_onnx(backbone_dir, fp32, opset)
+            export_onnx(backbone_dir, raw, opset)
+            lora_precision = "int8" if quantize == "int8" and int8_lora else "fp32"
+            if lora_precision == "int8":
+                lora_to_int8(raw, slots)
+            fusions: dict[str, int] = {}
+            if fuse:
+                fused = tmp / "backbone.fused.onnx"
+                fusions = fuse_for_ort(raw, fused)
+                raw.unlink()
+                raw = fused
+                log("fused for ONNX Runtime: " + ", ".join(f"{k} {v}" for k, v in fusions.items()))
             model = tmp / "backbone.onnx"
             if quantize == "int8":
-                log("quantizing to int8 (dynamic, per-channel MatMul + embedding weights) ...")
-                quantize_int8(fp32, model, **(int8_options or {}))
-                fp32.unlink()
+                log(f"quantizing to int8 (dynamic, per-channel MatMul + embedding weights; LoRA {lora_precision}) ...")
+                quantize_int8(raw, model, **(int8_options or {}))
+                raw.unlink()
+                if lora_precision == "int8":
+                    fusions["lora_shared_input_quantization"] = share_quantized_inputs(model)
             else:
-                fp32.rename(model)
+                raw.rename(model)
             add_slot_defaults(model, slots)
             backbone_info.update(file=model.name, sha256=sha256_file(model), opset=opset, int8_options=int8_options or {},
-                                 precision=quantize if quantize == "int8" else "fp32")
+                                 precision=quantize if quantize == "int8" else "fp32",
+                                 lora_precision=lora_precision, fusions=fusions)
             log(f"backbone.onnx: {model.stat().st_size / 1e6:.1f} MB ({backbone_info['precision']}), "
                 f"{len(slots)} LoRA slots")
         executorch = None

@@ -7,7 +7,9 @@
     adapters/*.mtpfa  one file per adapter (see adapter_file.py)
 
 ``backbone`` holds: file, sha256 (of the ONNX file), weights_sha256 (of the source weights, which
-adapters must match), precision, opset, hidden_size, num_layers, max_length, inputs, outputs, slots.
+adapters must match), precision, lora_precision (``int8``: slot inputs as in lora_int8.py; absent or
+``fp32``: A [r, in] / B [out, r] in fp32), fusions, opset, hidden_size, num_layers, max_length, inputs,
+outputs, slots.
 ``read_bundle_manifest`` validates the schema; every path must stay inside the bundle folder.
 """
 from __future__ import annotations
@@ -101,6 +103,9 @@ def validate_bundle_manifest(m: object, path: Path) -> None:
     if "onnx" in backends:
         need(bb, "file", str, "backbone.")
         sha(bb, "sha256", "backbone.")
+        if bb.get("lora_precision", "fp32") not in ("fp32", "int8"):
+            raise BundleError(f"{where}: field 'backbone.lora_precision' must be fp32 or int8, "
+                              f"not {bb['lora_precision']!r}")
     if "executorch" in backends:
         et = need(m, "executorch", dict, "")
         assert isinstance(et, dict)

@@ -11,6 +11,8 @@ import onnxruntime as ort
 
 from ..errors import BundleError
 from ..formats.bundle import verified_file
+from ..formats.lora_int8 import int8_feed
+from ..formats.lora_slots import Slot
 
 BACKENDS = ("onnx", "executorch")
 
@@ -49,9 +51,12 @@ class OnnxEngine(Engine):
         except Exception as exc:  # onnxruntime raises its own exception types for invalid models
             raise BundleError(f"{where}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
         self.no_adapter = {}
+        self.int8_lora = bb.get("lora_precision") == "int8"
+        self.slots = [Slot.from_json(s) for s in bb["slots"]]
 
     def prepare(self, lora: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
-        return lora
+        """fp32 factors as they are; for an int8-LoRA backbone, int8 per-column (``formats/lora_int8.py``)."""
+        return int8_feed(lora, self.slots) if self.int8_lora else lora
 
     def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         assert isinstance(prepared, dict)

@@ -117,3 +117,27 @@ def test_predict_cli_reports_bad_encodings(tiny_bundle, tmp_path):
 def test_results_are_finite(system):
     for c in system.classify(["pizza", "", "goal " * 300], "tc"):
         assert np.isfinite(c.score) and all(np.isfinite(v) for v in c.probabilities.values())
+
+
+def test_batches_hold_rows_of_similar_length(system, monkeypatch):
+    """Padding is work: rows batched together are at most 1.25x longer than the batch's shortest."""
+    widths = []
+    real = system.run_ids
+
+    def spy(rows, adapter=None):
+        widths.append(sorted(len(r) for r in rows))
+        return real(rows, adapter)
+    monkeypatch.setattr(system, "run_ids", spy)
+    rows = [[system.cls_id, *([7] * n), system.sep_id] for n in (60, 8, 60, 9, 30)]
+    got = dict(system._batched(rows, None, batch_size=32))
+    assert sorted(got) == list(range(5)) and all(got[i].shape[0] == len(rows[i]) for i in range(5))
+    assert widths == [[10, 11], [32], [62, 62]]
+    widths.clear()
+    list(system._batched(rows, None, batch_size=1))
+    assert len(widths) == 5
+
+
+def test_default_stride_overlaps_a_quarter_window_at_most_32_tokens():
+    from mtpf_deploy.runtime.system import default_stride
+
+    assert default_stride(126) == 95 and default_stride(8) == 6 and default_stride(1) == 1 and default_stride(510) == 478

@@ -1,0 +1,88 @@
+"""int8 LoRA slots and ONNX Runtime fusions in the exported graph (issue 9): the graph has the fused
+ops, the LoRA products are int8 and agree with fp32 LoRA, and the adapter-free default is exact and
+deterministic (ONNX Runtime leaves a rank-0 int8 product unwritten; the defaults are rank 1)."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import onnx
+import pytest
+
+from mtpf_deploy.export.write_bundle import export_bundle
+from mtpf_deploy.formats.lora_int8 import empty_feed, int8_feed, quantize_columns, scale_name
+from mtpf_deploy.formats.lora_slots import Slot
+from mtpf_deploy.runtime import SystemModel
+
+
+def test_quantize_columns_matches_a_reference():
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.1, (64, 8)).astype(np.float32)
+    w[:, 3] = 0.0
+    q, scale = quantize_columns(w)
+    assert q.dtype == np.int8 and scale.shape == (8,) and scale[3] == 0 and not q[:, 3].any()
+    ref_scale = np.abs(w).max(0) / 127
+    np.testing.assert_allclose(scale, ref_scale, rtol=1e-6)
+    assert np.abs(q * scale - w).max() <= scale.max() / 2 + 1e-7
+    assert np.abs(q).max() == 127
+
+
+def test_int8_feed_transposes_and_skips_unused_slots():
+    slots = [Slot(0, "query", 6, 6), Slot(0, "key", 6, 6)]
+    a, b = np.ones((2, 6), np.float32), np.full((6, 2), 0.5, np.float32)
+    feed = int8_feed({slots[0].a_name: a, slots[0].b_name: b}, slots)
+    assert set(feed) == {slots[0].a_name, scale_name(slots[0].a_name), slots[0].b_name, scale_name(slots[0].b_name)}
+    assert feed[slots[0].a_name].shape == (6, 2) and feed[slots[0].b_name].shape == (2, 6)
+    np.testing.assert_allclose(feed[slots[0].b_name] * feed[scale_name(slots[0].b_name)], b.T)
+    assert empty_feed(slots[1])[slots[1].a_name].shape == (6, 1)
+
+
+@pytest.fixture(scope="module")
+def bundles(tiny_bert, tiny_adapters, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("int8_lora")
+    quiet = lambda m: None  # noqa: E731
+    export_bundle(str(tiny_bert), tiny_adapters, tmp / "int8", quantize="int8", log=quiet)
+    export_bundle(str(tiny_bert), tiny_adapters, tmp / "int8_fp32_lora", quantize="int8", int8_lora=False, log=quiet)
+    export_bundle(str(tiny_bert), tiny_adapters, tmp / "unfused", quantize="none", fuse=False, log=quiet)
+    return tmp
+
+
+def test_graph_is_fused_and_lora_is_int8(bundles):
+    system = SystemModel.load(bundles / "int8")
+    bb = system.backbone
+    assert bb["lora_precision"] == "int8"
+    layers = bb["num_layers"]
+    assert bb["fusions"]["multi_head_attention"] == layers and bb["fusions"]["gelu"] == layers
+    ops = Counter(n.op_type for n in onnx.load(str(bundles / "int8" / "backbone.onnx")).graph.node)
+    assert ops["MultiHeadAttention"] == layers and ops["Gelu"] == layers and ops["Erf"] == 0
+    slots = len(bb["slots"])
+    assert bb["fusions"]["lora_shared_input_quantization"] == slots  # every LoRA-A reuses the quantized input
+    inputs = {i.name: i.type.tensor_type.elem_type for i in onnx.load(str(bundles / "int8" / "backbone.onnx")).graph.input}
+    assert inputs[bb["slots"][0]["a"]] == onnx.TensorProto.INT8
+    unfused = SystemModel.load(bundles / "unfused").backbone
+    assert unfused["fusions"] == {} and unfused["lora_precision"] == "fp32"
+
+
+def test_int8_lora_agrees_with_fp32_lora_on_the_same_int8_backbone(bundles):
+    int8, ref = SystemModel.load(bundles / "int8"), SystemModel.load(bundles / "int8_fp32_lora")
+    rows = [[int8.cls_id, *range(5, 25), int8.sep_id], [int8.cls_id, *range(30, 40), int8.sep_id]]
+    a, mask = int8.run_ids(rows, "ner")
+    b, _ = ref.run_ids(rows, "ner")
+    plain, _ = ref.run_ids(rows)
+    keep = mask.astype(bool)
+    cos = lambda x, y: (x * y).sum(-1) / np.linalg.norm(x, axis=-1) / np.linalg.norm(y, axis=-1)  # noqa: E731
+    assert cos(a[keep], b[keep]).mean() > 0.995
+    # the LoRA does change the output, and the int8 one reproduces that change
+    delta_ref, delta = (b - plain)[keep], (a - plain)[keep]
+    assert np.abs(delta_ref).max() > 1e-2 and cos(delta.ravel()[None], delta_ref.ravel()[None])[0] > 0.9
+
+
+def test_no_adapter_default_is_deterministic_and_matches_the_fp32_lora_graph(bundles):
+    int8, ref = SystemModel.load(bundles / "int8"), SystemModel.load(bundles / "int8_fp32_lora")
+    rows = [[int8.cls_id, *range(5, 45), int8.sep_id]]
+    first, _ = int8.run_ids(rows)
+    int8.run_ids(rows, "ner")  # fills ONNX Runtime's arena with adapter results
+    int8.run_ids(rows, "tc")
+    again, _ = int8.run_ids(rows)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(first, ref.run_ids(rows)[0], atol=1e-5)
