@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install --quiet -c constraints.txt
 
-.PHONY: install demo test lint check-extras bench clean
+.PHONY: install demo test lint check-extras bench bench-device clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,13 @@ bench: install
 	$(PIP) -e '.[bench]'
 	$(BIN)/python benchmarks/tc_throughput.py --data-root $(or $(DATA_ROOT),../shared/data)
 	$(BIN)/python benchmarks/gradcache_memory.py --data-root $(or $(DATA_ROOT),../shared/data)
+
+# On-device benchmark (issue 9): the default backbone's int8 bundle next to fp32, a merged per-task int8
+# model, PyTorch eager + PEFT and ExecuTorch; results in docs/benchmarks/bench/. Run it on an idle machine.
+bench-device: install
+	$(PIP) -e '.[bench]'
+	$(BIN)/python benchmarks/bench_bundle.py bench_out/bundle
+	$(BIN)/mtpf-deploy bench --bundle bench_out/bundle --out docs/benchmarks/bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_out

@@ -401,24 +401,38 @@ def _int_list(ctx, param, value: str | None) -> list[int] | None:
 @click.option("--threads", callback=_int_list, default=None, help="comma list of thread counts (default 1,2)")
 @click.option("--repeats", type=click.IntRange(min=1), default=None, help="timed rounds per point (default 30)")
 @click.option("--no-baselines", is_flag=True, help="only the bundle's own variants (no torch needed)")
+@click.option("--compare", multiple=True, metavar="NAME=MODEL.onnx",
+              help="another ONNX encoder to time beside ours (e.g. an optimum export); repeatable")
 @_friendly
-def bench_cmd(bundle, adapter, backbone, out, quick, lengths, threads, repeats, no_baselines) -> None:
+def bench_cmd(bundle, adapter, backbone, out, quick, lengths, threads, repeats, no_baselines, compare) -> None:
     """Benchmark a bundle next to what users would ship instead (see docs/benchmarks.md)."""
     import dataclasses
+    import os
     import shlex
 
+    # OpenMP (PyTorch) threads spin-wait by default and would steal the cores from the variant timed
+    # next; set before torch loads (the ONNX Runtime sessions get the same via allow_spinning=0)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from .bench.report import write_report
     from .bench.run import QUICK, BenchSettings, run_bench
 
     settings = dataclasses.replace(QUICK if quick else BenchSettings(),
                                    **{k: v for k, v in (("lengths", lengths), ("threads", threads), ("repeats", repeats))
                                       if v is not None})
-    result = run_bench(bundle, settings, adapter, backbone, with_baselines=not no_baselines, log=_log)
+    others = {}
+    for spec in compare:
+        name, sep, path = spec.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise click.BadParameter(f"expected NAME=MODEL.onnx, not {spec!r}", param_hint="--compare")
+        others[name.strip()] = Path(path.strip())
+    result = run_bench(bundle, settings, adapter, backbone, with_baselines=not no_baselines, compare=others, log=_log)
     command = ["mtpf-deploy", "bench", "--bundle", str(bundle), "--out", str(out)]
     for flag, value in (("--adapter", adapter), ("--backbone", backbone), ("--lengths", lengths), ("--threads", threads),
                         ("--repeats", repeats)):
         if value is not None:
             command += [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    for name, path in others.items():
+        command += ["--compare", f"{name}={path}"]
     command += ["--quick"] * quick + ["--no-baselines"] * no_baselines
     files = write_report(result, out, shlex.join(command))
     for t in result["targets"]:

@@ -19,6 +19,23 @@ from .runtime.engine import Engine
 MAX_BATCH = 256  # the program's dynamic batch bound (export/executorch_backbone.py)
 
 
+_pool_threads: int | None = None  # the size this process's ExecuTorch thread pool was given
+
+
+def _size_thread_pool(portable_lib, threads: int | None) -> None:
+    """ExecuTorch has one thread pool per process, and XNNPACK programs keep the pool they were loaded
+    with: resizing it under a loaded program crashes the process. So it is sized once, before the
+    first program loads, and a later load asking for another size is refused."""
+    global _pool_threads
+    if not threads or threads == _pool_threads:
+        return
+    if _pool_threads is not None:
+        raise BundleError(f"ExecuTorch's thread pool is shared by the whole process and already has {_pool_threads} "
+                          f"thread(s); load every executorch SystemModel of this process with threads={_pool_threads}")
+    portable_lib._unsafe_reset_threadpool(threads)
+    _pool_threads = threads
+
+
 class ExecutorchEngine(Engine):
     backend = "executorch"
 
@@ -34,13 +51,12 @@ class ExecutorchEngine(Engine):
             raise BundleError("the executorch backend needs executorch and torch: "
                               "pip install 'mtpf-deploy[executorch]'") from None
         self.torch = torch
+        _size_thread_pool(portable_lib, threads)
         try:
             self.module = portable_lib._load_for_executorch(str(paths["program"]), str(paths["data"]))
         except Exception as exc:  # executorch raises RuntimeError with an error code
             raise BundleError(f"{where}: {paths['program'].name} + {paths['data'].name} cannot be loaded by "
                               f"ExecuTorch ({exc})") from None
-        if threads:
-            portable_lib._unsafe_reset_threadpool(threads)
         self.slots = manifest["backbone"]["slots"]
         self.rank = int(et["max_rank"])
         self._lock = threading.Lock()  # one loaded method: calls take turns

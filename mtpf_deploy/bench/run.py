@@ -99,14 +99,20 @@ class Baselines:
         self.eager = eager_peft(source, lora, slots)
 
 
-def _ort_session(path: Path, threads: int):
+def _ort_session(path: Path, threads: int, spin: bool, ours: bool = False):
+    """A session of ``path``; ``ours``: with the runtime's session settings (for models exported like ours)."""
     import onnxruntime as ort
 
+    from ..runtime.engine import SESSION_DISABLED_OPTIMIZERS
+
     opts = ort.SessionOptions()
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=SESSION_DISABLED_OPTIMIZERS if ours else None)
 
 
 def _rows(system: SystemModel, length: int, batch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +134,10 @@ def _text_of(system: SystemModel, tokens: int) -> str:
 
 
 def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None, backbone: str | None = None,
-              with_baselines: bool = True, log: Callable[[str], None] = print) -> dict:
+              with_baselines: bool = True, compare: dict[str, Path] | None = None,
+              log: Callable[[str], None] = print) -> dict:
+    """Every measurement on ``bundle``. ``compare``: more ONNX models (name -> file taking
+    ``input_ids``/``attention_mask``[/``token_type_ids``]) timed beside ours, e.g. an optimum export."""
     bundle = Path(bundle)
     manifest = read_bundle_manifest(bundle)
     bb = manifest["backbone"]
@@ -148,8 +157,14 @@ def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None,
                                "adapter_rank": {s.family: int(af.lora[s.a_name].shape[0]) for s in slots
                                                 if s.a_name in af.lora}},
                     "skipped": {}}
-    ours = {t: SystemModel.load(bundle, threads=t) for t in settings.threads}
+    # every variant runs in this one process, interleaved: with more than one thread, worker threads that
+    # spin-wait after an op would steal the cores from the next variant, so none spins (ORT, OpenMP)
+    spin = max(settings.threads) == 1
+    result["settings"]["spin_wait"] = spin
+    ours = {t: SystemModel.load(bundle, threads=t, spin=spin) for t in settings.threads}
     feeds = {t: s.load_adapter(name) for t, s in ours.items()}
+    others = _compare_sessions(compare or {}, settings.threads)  # bad --compare fails before the slow part
+    result["compared_models"] = {k: str(v) for k, v in (compare or {}).items()}
     with tempfile.TemporaryDirectory(prefix="mtpf-bench-") as tmp:
         base = Baselines(manifest, backbone, af.lora, slots, Path(tmp), precision != "fp32", log) if with_baselines \
             else None
@@ -160,27 +175,58 @@ def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None,
             result["merged_fusions"] = base.fusions
         et = None
         if "executorch" in manifest.get("backends", []):
-            try:
-                et = {t: SystemModel.load(bundle, threads=t, backend="executorch") for t in settings.threads}
+            try:  # one ExecuTorch thread pool per process: measured at the first thread count only
+                t0 = settings.threads[0]
+                et = {t0: SystemModel.load(bundle, threads=t0, backend="executorch")}
+                if len(settings.threads) > 1:
+                    result["skipped"]["ExecuTorch at other thread counts"] = \
+                        f"its thread pool is one per process, sized {t0} here"
             except (ImportError, MtpfError) as exc:
                 result["skipped"][EXECUTORCH.format(p=manifest["executorch"]["precision"] + " ")] = str(exc)
         else:
             result["skipped"][EXECUTORCH.format(p="")] = "the bundle has no ExecuTorch backbone (--format both)"
-        result["latency"] = _latency(ours, feeds, base, et, lengths, settings, precision, manifest, log)
+        result["latency"] = _latency(ours, feeds, base, et, others, lengths, settings, precision, manifest, log)
         result["end_to_end"] = _end_to_end(ours[1 if 1 in ours else settings.threads[0]], name, tc_name,
                                            settings, log)
         result["long_text"] = _long_text(ours[min(ours)], name, settings)
         result["adapters"] = _adapters(ours[min(ours)], bundle, adapter_path, base, settings, log)
-        result["throughput"] = _throughput(ours[min(ours)], name, base, settings, precision, log)
+        result["throughput"] = _throughput(ours[min(ours)], name, base, others, settings, precision, log)
     result["roofline"] = _roofline(result, lengths, bb, settings, log)
     return result
 
 
-def _latency(ours, feeds, base, et, lengths, settings, precision, manifest, log) -> dict:
+def _compare_sessions(compare: dict[str, Path], threads: list[int]) -> dict[str, dict[int, Callable]]:
+    """name -> threads -> run(ids, mask) for each model to compare."""
+    out: dict[str, dict[int, Callable]] = {}
+    for name, path in compare.items():
+        if not Path(path).is_file():
+            raise MtpfError(f"--compare {name}={path}: no such file")
+        out[name] = {}
+        for t in threads:
+            try:
+                session = _ort_session(Path(path), t, spin=max(threads) == 1)
+            except Exception as exc:  # onnxruntime's own error types
+                raise MtpfError(f"--compare {name}={path}: ONNX Runtime cannot load it ({str(exc)[:200]})") from None
+            names = {i.name for i in session.get_inputs()}
+            if not {"input_ids", "attention_mask"} <= names:
+                raise MtpfError(f"--compare {name}={path}: inputs must include input_ids and attention_mask, "
+                                f"not {sorted(names)}")
+
+            def run(i, m, session=session, types="token_type_ids" in names):
+                feed = {"input_ids": i, "attention_mask": m}
+                if types:
+                    feed["token_type_ids"] = np.zeros_like(i)
+                return session.run(None, feed)
+            out[name][t] = run
+    return out
+
+
+def _latency(ours, feeds, base, et, others, lengths, settings, precision, manifest, log) -> dict:
     out: dict = {}
     fp32 = None
     if base is not None and base.fp32_bundle is not None:
-        fp32 = {t: SystemModel.load(base.fp32_bundle, threads=t) for t in settings.threads}
+        fp32 = {t: SystemModel.load(base.fp32_bundle, threads=t, spin=max(settings.threads) == 1)
+                for t in settings.threads}
     for t in settings.threads:
         s = ours[t]
         calls: dict[str, Callable[[np.ndarray, np.ndarray], object]] = {
@@ -191,9 +237,11 @@ def _latency(ours, feeds, base, et, lengths, settings, precision, manifest, log)
             a = fp32[t].load_adapter(_adapter_file(ours[t], feeds[t]))
             calls[OURS_FP32] = lambda i, m, s=fp32[t], f=a.feed: s.engine.run(i, m, f)
         if base is not None and base.merged_model is not None:
-            merged = _ort_session(base.merged_model, t)
+            merged = _ort_session(base.merged_model, t, spin=max(settings.threads) == 1, ours=True)
             calls[MERGED] = lambda i, m, sess=merged: sess.run(None, {"input_ids": i, "attention_mask": m})
-        if et is not None:
+        for other, by_threads in others.items():
+            calls[other] = by_threads[t]
+        if et is not None and t in et:
             a = et[t].load_adapter(feeds[t].name)
             calls[EXECUTORCH.format(p=manifest["executorch"]["precision"] + " ")] = \
                 lambda i, m, s=et[t], f=a.feed: s.engine.run(i, m, f)
@@ -306,7 +354,7 @@ def _adapters(system: SystemModel, bundle: Path, adapter_path: Path, base, setti
             "sizes_bytes": sizes}
 
 
-def _throughput(system: SystemModel, name: str, base, settings: BenchSettings, precision: str, log) -> dict:
+def _throughput(system: SystemModel, name: str, base, others, settings: BenchSettings, precision: str, log) -> dict:
     adapter = system.adapters[name]
     out: dict = {}
     for b in settings.batches:
@@ -315,8 +363,10 @@ def _throughput(system: SystemModel, name: str, base, settings: BenchSettings, p
         calls: dict[str, Callable[[], object]] = {
             OURS_ADAPTER.format(p=precision): lambda i=ids, m=mask: system.engine.run(i, m, adapter.feed)}
         if base is not None and base.merged_model is not None:
-            merged = _ort_session(base.merged_model, 1)
+            merged = _ort_session(base.merged_model, 1, spin=max(settings.threads) == 1, ours=True)
             calls[MERGED] = lambda s=merged, i=ids, m=mask: s.run(None, {"input_ids": i, "attention_mask": m})
+        for other, by_threads in others.items():
+            calls[other] = lambda fn=by_threads[min(by_threads)], i=ids, m=mask: fn(i, m)
         if base is not None and base.eager is not None:
             import torch
 

@@ -1,6 +1,5 @@
 """Transformer fusions for ONNX Runtime on the exported graph: attention as ``MultiHeadAttention``,
-GELU as ``Gelu``, residual + LayerNorm as ``SkipLayerNormalization``, transposes folded into
-``FusedMatMul`` (onnxscript's ORT rewriter). They match on the projected Q/K/V and the MLP
+GELU as ``Gelu``, transposes folded into ``FusedMatMul`` (onnxscript's ORT rewriter). They match on the projected Q/K/V and the MLP
 activation, so they hold with the LoRA adds in place; ONNX Runtime's own session optimizer does not
 find these patterns in a dynamo export. Runs before int8 quantization and before slot defaults exist
 (a slot input with an initializer would be folded as a constant)."""
@@ -24,9 +23,11 @@ def fuse_for_ort(src: Path, dst: Path) -> dict[str, int]:
     with warnings.catch_warnings(), quiet_loggers(root=True):
         warnings.simplefilter("ignore")
         ort_fusions._pre_optimize(model)
+        # no SkipLayerNormalization: ONNX Runtime 1.31's CPU kernel takes ~0.3 ms on 128x384 where Add +
+        # LayerNormalization take ~0.08 (benchmarks/optimisation_steps.py); the runtime also turns off
+        # ONNX Runtime's own SkipLayerNormFusion (runtime/engine.py, SESSION_DISABLED_OPTIMIZERS)
         counts = {
             "gelu": ort_fusions.fuse_erfgelu(model),
-            "skip_layer_norm": ort_fusions.fuse_skip_layer_normalization(model),
             "sdpa": ort_fusions.fuse_sdpa(model, apply_shape_inference=True),
         }
         # onnxscript's ``optimize_for_ort`` also runs fuse_mha_bias, which takes a LoRA add for the

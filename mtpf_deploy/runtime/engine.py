@@ -15,6 +15,9 @@ from ..formats.lora_int8 import int8_feed
 from ..formats.lora_slots import Slot
 
 BACKENDS = ("onnx", "executorch")
+# ONNX Runtime 1.31's SkipLayerNormalization CPU kernel is ~4x slower than the Add + LayerNormalization
+# it replaces on this model's shapes (docs/benchmarks.md): leave them unfused
+SESSION_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
 
 class Engine:
@@ -31,13 +34,17 @@ class Engine:
         """Hidden states [B, S, H] of a padded batch with a prepared adapter active."""
         raise NotImplementedError
 
+    def run_and_release(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
+        """``run``, then give the activation memory it took back (for a one-off large batch)."""
+        return self.run(ids, mask, prepared)
+
 
 class OnnxEngine(Engine):
     """One ONNX Runtime session; an adapter's A/B are fed as the slot inputs of each call."""
 
     backend = "onnx"
 
-    def __init__(self, folder: Path, manifest: dict, threads: int | None, verify: bool):
+    def __init__(self, folder: Path, manifest: dict, threads: int | None, verify: bool, spin: bool = True):
         where = f"bundle {folder}"
         bb = manifest["backbone"]
         model = verified_file(folder, bb["file"], bb["sha256"], "backbone file", verify)
@@ -46,8 +53,11 @@ class OnnxEngine(Engine):
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+        if not spin:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"],
+                                                disabled_optimizers=SESSION_DISABLED_OPTIMIZERS)
         except Exception as exc:  # onnxruntime raises its own exception types for invalid models
             raise BundleError(f"{where}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
         self.no_adapter = {}
@@ -62,8 +72,16 @@ class OnnxEngine(Engine):
         assert isinstance(prepared, dict)
         return self.session.run(None, {"input_ids": ids, "attention_mask": mask, **prepared})[0]
 
+    def run_and_release(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
+        """ONNX Runtime's CPU arena keeps its peak size; shrink it back after this run."""
+        assert isinstance(prepared, dict)
+        options = ort.RunOptions()
+        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask, **prepared}, options)[0]
 
-def load_engine(backend: str, folder: Path, manifest: dict, threads: int | None, verify: bool) -> Engine:
+
+def load_engine(backend: str, folder: Path, manifest: dict, threads: int | None, verify: bool,
+                spin: bool = True) -> Engine:
     """The engine of ``backend``, which the bundle must have been exported for."""
     if backend not in BACKENDS:
         raise BundleError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -72,7 +90,7 @@ def load_engine(backend: str, folder: Path, manifest: dict, threads: int | None,
         raise BundleError(f"bundle {folder} has no {backend} backbone (it has {', '.join(available)}); "
                           f"export it with --format {backend} or both")
     if backend == "onnx":
-        return OnnxEngine(folder, manifest, threads, verify)
+        return OnnxEngine(folder, manifest, threads, verify, spin)
     from ..runtime_executorch import ExecutorchEngine
 
     return ExecutorchEngine(folder, manifest, threads, verify)

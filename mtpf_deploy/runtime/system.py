@@ -101,15 +101,17 @@ class SystemModel:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, bundle: str | Path, threads: int | None = None, verify: bool = True,
-             backend: str = "onnx") -> SystemModel:
+             backend: str = "onnx", spin: bool = True) -> SystemModel:
         """Load a bundle folder: manifest, tokenizer and the backbone of ``backend`` (``onnx``, or
         ``executorch`` for a bundle exported with it) with ``threads`` intra-op threads. ``verify``
-        checks the backbone files' sha256 and that the backbone accepts ``max_length`` tokens."""
+        checks the backbone files' sha256 and that the backbone accepts ``max_length`` tokens. ``spin``
+        (ONNX): idle worker threads spin-wait for the next op, which is faster but keeps cores busy;
+        ``False`` saves power and leaves the cores to other work."""
         folder = Path(bundle)
         manifest = read_bundle_manifest(folder)
         if threads is not None:
             _positive(threads, "threads")
-        system = cls(folder, manifest, load_engine(backend, folder, manifest, threads, verify))
+        system = cls(folder, manifest, load_engine(backend, folder, manifest, threads, verify, spin))
         if verify:
             system._probe()
         return system
@@ -118,11 +120,12 @@ class SystemModel:
         """One forward pass of ``max_length`` tokens: a manifest promising more positions than the graph
         has fails here, at load, rather than on the first long text."""
         row = [self.cls_id] + [self.pad_id] * (self.max_length - 2) + [self.sep_id]
-        try:
-            self.run_ids([row])
-        except MtpfError as exc:
+        ids = np.array([row], dtype=np.int64)
+        try:  # and give the arena memory of this longest input back: a loaded bundle stays small
+            self.engine.run_and_release(ids, np.ones_like(ids), self.engine.no_adapter)
+        except Exception as exc:  # the engines' own error types
             raise BundleError(f"bundle {self.folder}: backbone.max_length {self.max_length} is more than the "
-                              f"backbone accepts ({exc})") from None
+                              f"backbone accepts ({str(exc)[:300]})") from None
 
     def load_adapter(self, path_or_name: str | Path, name: str | None = None) -> Adapter:
         """Load and validate an adapter file (or a name listed in the bundle) and register it under

@@ -86,12 +86,20 @@ def test_baselines_compute_what_ours_computes(tiny_bert, tiny_bundle, tmp_path):
     int8 = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0]
     cos = (int8 * ours).sum(-1) / np.linalg.norm(int8, axis=-1) / np.linalg.norm(ours, axis=-1)
     assert cos.mean() > 0.95
+    # any such ONNX encoder can be timed beside ours
+    done = _bench("--bundle", str(tiny_bundle), "--quick", "--no-baselines", "--compare", f"mine={tmp_path / 'merged.onnx'}",
+                  "--out", str(tmp_path / "o"))
+    assert done.exit_code == 0, done.output
+    result = json.loads((tmp_path / "o" / "bench.json").read_text())
+    assert result["latency"]["threads=1"]["mine"]["16"]["median_ms"] > 0 and "mine" in result["throughput"]["4"]
 
 
 @pytest.mark.parametrize("args,fragment", [
     (["--adapter", "nope"], "has no adapter 'nope' (has ner, tc)"),
     (["--lengths", "a,b"], "expected comma-separated integers"),
     (["--threads", "0"], "expected positive integers"),
+    (["--compare", "no-equals-sign"], "expected NAME=MODEL.onnx"),
+    (["--compare", "x=/nonexistent/model.onnx"], "--compare x=/nonexistent/model.onnx: no such file"),
 ])
 def test_bad_arguments_are_clear_errors(tiny_bundle, tmp_path, args, fragment):
     done = CliRunner().invoke(main, ["bench", "--bundle", str(tiny_bundle), "--quick", "--out", str(tmp_path), *args])

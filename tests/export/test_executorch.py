@@ -36,6 +36,13 @@ def test_matches_pytorch_peft(tiny_bert, tiny_adapters, et, adapter):
     assert max_diff_to_pytorch(et, tiny_bert, adapter, tiny_adapters.get(adapter)) <= 1e-4
 
 
+def test_thread_pool_is_sized_once_per_process(both, et):
+    """Resizing ExecuTorch's one thread pool under a loaded XNNPACK program crashes the process: refused."""
+    with pytest.raises(BundleError, match="thread pool is shared by the whole process and already has 1 thread"):
+        SystemModel.load(both, threads=2, backend="executorch")
+    assert SystemModel.load(both, threads=1, backend="executorch").run_ids([[2, 5, 3]])[0].shape[:2] == (1, 3)
+
+
 def test_same_results_as_onnx(both, et):
     onnx = SystemModel.load(both, threads=1)
     texts = ["alice smith went to paris", "pizza and pasta with soup", "bob smith met carol in rome " * 12, ""]

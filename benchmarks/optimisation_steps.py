@@ -1,0 +1,73 @@
+"""Each optimisation step of issue 9 measured on its own, all variants interleaved in one run: the int8
+ONNX backbone as exported before (no export fusions, fp32 LoRA; ONNX Runtime's session optimizer fuses
+residual + LayerNorm into SkipLayerNormalization itself), + attention/GELU fusions at export, + int8
+LoRA, + SkipLayerNormalization left unfused (today's default: its CPU kernel is slower than Add +
+LayerNormalization). Batch 1, 1 thread, NER-sized adapter (LoRA r32 on query/key/MLP of all 6 layers),
+medians.
+
+    taskset -c 0 .venv/bin/python benchmarks/optimisation_steps.py [--repeats 40]
+
+Writes docs/benchmarks/optimisation_steps.json."""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import onnxruntime as ort
+from executorch_vs_onnx import ner_sized_adapter
+
+from mtpf_deploy.bench.machine import machine_info
+from mtpf_deploy.bench.timing import interleaved, token_rows
+from mtpf_deploy.export.write_bundle import export_bundle
+from mtpf_deploy.runtime import SystemModel
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
+# name -> (export options, ONNX Runtime's SkipLayerNormFusion on)
+STEPS = {"1 before (no fusions, fp32 LoRA)": (dict(fuse=False, int8_lora=False), True),
+         "2 + attention/GELU fusions": (dict(fuse=True, int8_lora=False), True),
+         "3 + int8 LoRA": (dict(fuse=True, int8_lora=True), True),
+         "4 + no SkipLayerNorm (default)": (dict(fuse=True, int8_lora=True), False)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lengths", default="16,32,64,128,256")
+    parser.add_argument("--repeats", type=int, default=40)
+    args = parser.parse_args()
+    lengths = [int(x) for x in args.lengths.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        adapter = ner_sized_adapter(tmp / "ner", max_length=128)
+        systems = {}
+        for i, (name, (options, skip_layer_norm)) in enumerate(STEPS.items()):
+            if not (tmp / str(i - 1)).exists() or options != list(STEPS.values())[i - 1][0]:
+                export_bundle("default", {"ner": adapter}, tmp / str(i), quantize="int8", log=lambda m: None, **options)
+            else:
+                (tmp / str(i)).symlink_to(tmp / str(i - 1))
+            systems[name] = SystemModel.load(tmp / str(i), threads=1)
+            if skip_layer_norm:  # ONNX Runtime's default session optimizers, as the runtime had before
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = 1, 1, 3
+                systems[name].engine.session = ort.InferenceSession(  # type: ignore[attr-defined]
+                    str(tmp / str(i) / "backbone.onnx"), opts, providers=["CPUExecutionProvider"])
+        feeds = {name: s.load_adapter("ner").feed for name, s in systems.items()}
+        latency: dict[str, dict[str, dict]] = {}
+        for n in lengths:
+            ids, mask = token_rows(n, 1, 1000, 2000, 101, 102)
+            calls = {}
+            for name, s in systems.items():
+                calls[f"{name} + adapter"] = lambda s=s, f=feeds[name], i=ids, m=mask: s.engine.run(i, m, f)
+                calls[f"{name}, no adapter"] = lambda s=s, i=ids, m=mask: s.engine.run(i, m, s.engine.no_adapter)
+            for variant, stats in interleaved(calls, args.repeats, 3).items():
+                latency.setdefault(variant, {})[str(n)] = stats
+            print(f"L={n}: " + ", ".join(f"{k} {v[str(n)]['median_ms']:.2f}" for k, v in latency.items()))
+    result = {"command": f"benchmarks/optimisation_steps.py --lengths {args.lengths} --repeats {args.repeats}",
+              "machine": machine_info(), "threads": 1, "batch": 1, "latency": latency}
+    DOCS.mkdir(parents=True, exist_ok=True)
+    (DOCS / "optimisation_steps.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
