@@ -24,6 +24,8 @@ PY
 MTPF_TEST_FIXTURES="$work/fixtures" "$work/runtime/bin/python" -m pytest -q -p no:cacheprovider \
     tests/runtime tests/formats tests/data/test_bio_spans.py
 "$work/runtime/bin/mtpf-deploy" predict --bundle "$work/fixtures/bundle" --adapter ner "alice smith went to paris" >/dev/null
+"$work/runtime/bin/mtpf-deploy" bench --bundle "$work/fixtures/bundle" --quick --no-baselines --out "$work/bench" >/dev/null
+test -s "$work/bench/bench.json"
 
 echo "== [export] alone"
 "$PYTHON" -m venv "$work/export"

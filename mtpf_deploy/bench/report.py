@@ -121,6 +121,11 @@ def _save(fig, path: Path) -> str:
     return path.name
 
 
+def _length_ticks(ax, lengths: list[int]) -> None:
+    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ax.minorticks_off()
+
+
 def plots(result: dict, out: Path) -> list[str]:
     """latency.png, memory.png, roofline.png (needs matplotlib; returns the files written)."""
     try:
@@ -132,11 +137,14 @@ def plots(result: dict, out: Path) -> list[str]:
         return []
     written = []
     fig, axes = plt.subplots(1, len(result["latency"]), figsize=(6 * len(result["latency"]), 4), squeeze=False)
+    names = list(dict.fromkeys(v for table in result["latency"].values() for v in table))
+    colour = {v: f"C{i % 10}" for i, v in enumerate(names)}  # one colour per variant in every panel
     for ax, (threads, table) in zip(axes[0], result["latency"].items()):
         for variant, row in table.items():
             xs = sorted(int(n) for n in row)
-            ax.plot(xs, [row[str(n)]["median_ms"] for n in xs], marker="o", label=variant)
+            ax.plot(xs, [row[str(n)]["median_ms"] for n in xs], marker="o", label=variant, color=colour[variant])
         ax.set(xscale="log", yscale="log", xlabel="tokens (batch 1)", ylabel="median ms", title=threads)
+        _length_ticks(ax, sorted({int(n) for row in table.values() for n in row}))
         ax.legend(fontsize=7)
     fig.tight_layout()
     written.append(_save(fig, out / "latency.png"))
@@ -150,8 +158,11 @@ def plots(result: dict, out: Path) -> list[str]:
     ax.legend(fontsize=8)
     fig.tight_layout()
     written.append(_save(fig, out / "memory.png"))
-    fig, ax = plt.subplots(figsize=(6, 4))
     roof = result["roofline"]
+    if not roof:
+        plt.close("all")
+        return written
+    fig, ax = plt.subplots(figsize=(6, 4))
     xs = sorted(int(n) for n in roof)
     ax.plot(xs, [roof[str(n)]["ceiling"]["int8"]["gflops"] for n in xs], "k--", label="int8 GEMM ceiling")
     ax.plot(xs, [roof[str(n)]["ceiling"]["fp32"]["gflops"] for n in xs], "k:", label="fp32 GEMM ceiling")
@@ -160,6 +171,7 @@ def plots(result: dict, out: Path) -> list[str]:
         pts = [(n, roof[str(n)][v]["gflops"]) for n in xs if v in roof[str(n)]]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=v)
     ax.set(xscale="log", xlabel="tokens", ylabel="GFLOP/s on the linears (1 thread)", title="backbone vs GEMM ceiling")
+    _length_ticks(ax, xs)
     ax.legend(fontsize=7)
     fig.tight_layout()
     written.append(_save(fig, out / "roofline.png"))

@@ -8,7 +8,8 @@ import numpy as np
 
 
 def summary(ms: list[float]) -> dict[str, float]:
-    return {"median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)), "n": len(ms)}
+    return {"median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)), "min_ms": float(np.min(ms)),
+            "n": len(ms)}
 
 
 def interleaved(calls: dict[str, Callable[[], object]], repeats: int, warmup: int,

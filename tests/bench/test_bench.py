@@ -3,6 +3,7 @@ the baselines compute the same function as ours (so the comparison is fair), bad
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -52,12 +53,15 @@ def test_quick_run_writes_the_documented_schema(quick):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_no_baselines_needs_only_the_bundle(tiny_bundle, tmp_path):
+def test_no_baselines_needs_only_the_bundle(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as in a runtime-only install: the GEMM ceiling is skipped
     done = _bench("--bundle", str(tiny_bundle), "--quick", "--no-baselines", "--lengths", "8", "--out", str(tmp_path))
     assert done.exit_code == 0, done.output
     result = json.loads((tmp_path / "bench.json").read_text())
     assert set(result["latency"]["threads=1"]) == {"ours fp32 + adapter", "ours fp32, no adapter"}
     assert result["skipped"]["PyTorch eager + PEFT"] == "--no-baselines"
+    assert result["roofline"] == {} and "needs the onnx package" in result["skipped"]["GEMM ceiling (roofline)"]
+    assert not (tmp_path / "roofline.png").exists() and (tmp_path / "latency.png").exists()
 
 
 def test_baselines_compute_what_ours_computes(tiny_bert, tiny_bundle, tmp_path):
