@@ -19,6 +19,8 @@ TASKS = ("ner", "tc")
 COMBINATIONS = ("sum", "gls", "fls")
 TASK_SAMPLING = ("alternate", "round-robin", "proportional")
 PAIR_SOURCES = ("stsb", "mrpc", "sick", "snli", "agnews_title_body")
+# not agnews_title_body: its only source is the AG News test file, a downstream evaluation split
+DEFAULT_PAIR_SOURCES = ("stsb", "mrpc", "sick", "snli")
 
 
 @dataclass
@@ -27,7 +29,8 @@ class PretrainConfig(Settings):
                             "pf-lora (LoRAs only, frozen backbone)", choices=tuple(STRATEGIES))
     backbone: str = setting("default", "'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder")
     data_root: str | None = setting(None, "shared data folder (pair sources)")
-    pairs: list[str] = setting(list(PAIR_SOURCES), "comma list of pair sources (empty for none)",
+    pairs: list[str] = setting(list(DEFAULT_PAIR_SOURCES), "comma list of pair sources (empty for none; "
+                               "agnews_title_body is the AG News test split: never with an ag_news evaluation)",
                                choices=PAIR_SOURCES)
     pair_files: list[str] = setting([], "extra TSV text_a<TAB>text_b pair file (repeatable)", flag="pair-file",
                                     multiple=True)
@@ -69,6 +72,12 @@ class PretrainConfig(Settings):
             raise MtpfError("--pcgrad projects gradients of the shared backbone; pf-lora freezes it")
         if self.pcgrad and (len(tasks) < 2 or self.task_sampling != "round-robin"):
             raise MtpfError("--pcgrad needs two tasks in the same step: a multi-task strategy with --task-sampling round-robin")
+        if self.loss != "sum" and (len(tasks) < 2 or self.task_sampling != "round-robin"):
+            raise MtpfError(f"--loss {self.loss} combines the task losses of one step, but "
+                            + (f"--strategy {self.strategy} trains one task" if len(tasks) < 2 else
+                               f"--task-sampling {self.task_sampling} trains one task per step")
+                            + f" (the {self.loss} of one loss is that loss or its power): use --loss sum, or a "
+                              "multi-task strategy with --task-sampling round-robin")
         if self.loss == "fls" and not set(self.focus) & set(tasks):
             raise MtpfError(f"--loss fls needs --focus naming one of {tasks}")
         if "ner" in tasks and not self.ner_corpus:

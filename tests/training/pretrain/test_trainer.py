@@ -69,10 +69,10 @@ def test_full_finetuning_strategies_update_the_backbone(tiny_bert, pf_data, tmp_
 
 def test_combinations_pcgrad_gradcache_and_adabelief_run(tiny_bert, pf_data, tmp_path):
     for i, kw in enumerate([dict(loss="gls", pcgrad=True, optimizer="adabelief"),
-                            dict(loss="fls", focus=["tc"], tc_chunk_size=4, task_sampling="proportional"),
+                            dict(loss="fls", focus=["tc"], tc_chunk_size=4),
                             dict(strategy="mtpf", pcgrad=True, tc_chunk_size=4)]):
         trainer = Pretrainer(_cfg(tiny_bert, pf_data, **kw), tmp_path / str(i), QUIET)
-        stats = trainer.train_step(trainer.tasks if kw.get("task_sampling") != "proportional" else ["tc"])
+        stats = trainer.train_step(trainer.tasks)
         assert all(torch.isfinite(torch.tensor(v)) for v in stats.values()), stats
 
 
@@ -83,6 +83,13 @@ def test_bad_settings_are_clear_errors(tiny_bert, pf_data, tmp_path):
         Pretrainer(_cfg(tiny_bert, pf_data, ner_corpus=None), tmp_path, QUIET)
     with pytest.raises(MtpfError, match="--loss fls needs --focus"):
         Pretrainer(_cfg(tiny_bert, pf_data, loss="fls"), tmp_path, QUIET)
+    # issue 8: with one task per step GLS/FLS would silently reduce to that task's loss
+    for sampling in ("alternate", "proportional"):
+        with pytest.raises(MtpfError, match=f"--loss fls combines the task losses of one step, but --task-sampling "
+                                            f"{sampling} trains one task per step"):
+            Pretrainer(_cfg(tiny_bert, pf_data, loss="fls", focus=["tc"], task_sampling=sampling), tmp_path, QUIET)
+    with pytest.raises(MtpfError, match="--loss gls combines .* but --strategy pf-tc trains one task"):
+        Pretrainer(_cfg(tiny_bert, pf_data, loss="gls", strategy="pf-tc"), tmp_path, QUIET)
     with pytest.raises(MtpfError, match="unknown setting"):
         PretrainConfig.from_dict({"stepz": 3})
 
