@@ -50,6 +50,9 @@ class TcAdaptConfig(AdaptConfig):
     n_experiments: int = setting(10, "MTEB protocol: runs on undersampled train")
     samples_per_label: str = setting("8", "MTEB undersampling per label, or 'all'")
     max_iter: int = setting(100, "logistic regression iterations")
+    calibrate: str = setting("temperature", "logistic-regression head: scale its logits by a temperature fitted "
+                             "on dev (else on a fifth of train held out) so probabilities match accuracy; none: as "
+                             "fitted", choices=("temperature", "none"))
     normalize: bool = setting(True, "L2-normalise pooled embeddings")
     finetune: bool = setting(False, "train a LoRA + linear head with cross-entropy instead")
     warmup_epochs: int = setting(2, "finetune: head-only epochs")

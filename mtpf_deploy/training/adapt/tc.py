@@ -26,6 +26,7 @@ from ...formats.hashing import backbone_weights_sha256
 from ..encoder import load_encoder, lora_config, mean_pool
 from ..features import pad_batch, text_batches
 from ..metrics import tc_metrics
+from .calibration import calibration_report, expected_calibration_error, fit_temperature
 from .config import TcAdaptConfig
 from .recipe import load_head, lora_parameters, warmup_then_joint
 from .train_split import report_unseen_labels, subsample
@@ -128,11 +129,16 @@ def adapt_tc(cfg: TcAdaptConfig, splits: dict[str, list[LabeledText]], out: str 
         load_head(model.head, head)
     for split in ("dev", "test"):
         if split in splits:
-            pred = predict_labels(model, tok, [x.text for x in splits[split]], labels, cfg.max_length,
-                                  cfg.batch_size, cfg.device)
-            metrics[split] = tc_metrics([x.label for x in splits[split]], pred)
-            log(f"{split}: accuracy {metrics[split]['accuracy']:.4f}, macro-F1 {metrics[split]['f1_macro']:.4f} "
-                f"({metrics[split]['examples']} examples)")
+            probs = predict_proba(model, tok, [x.text for x in splits[split]], cfg.max_length, cfg.batch_size,
+                                  cfg.device)
+            gold = [x.label for x in splits[split]]
+            metrics[split] = tc_metrics(gold, [labels[i] for i in probs.argmax(1)])
+            seen = np.array([g in labels for g in gold])
+            if seen.any():  # calibration of the shipped probabilities (labels the head knows)
+                metrics[split]["ece"] = expected_calibration_error(
+                    probs[seen], np.array([labels.index(g) for g, s in zip(gold, seen) if s]))
+            log(f"{split}: accuracy {metrics[split]['accuracy']:.4f}, macro-F1 {metrics[split]['f1_macro']:.4f}, "
+                f"ECE {metrics[split].get('ece', float('nan')):.3f} ({metrics[split]['examples']} examples)")
     with atomic_dir(out, overwrite) as tmp:
         if cfg.finetune:
             encoder.save_pretrained(tmp)
@@ -173,7 +179,38 @@ def _logreg(cfg, encoder, tok, train, labels, splits, metrics, log) -> dict[str,
         }
         log(f"MTEB protocol on {eval_split} ({len(runs)} x {cfg.per_label}/label): accuracy "
             f"{metrics['mteb_protocol']['accuracy']:.4f}, macro-F1 {metrics['mteb_protocol']['f1_macro']:.4f}")
-    return logreg_head(_fit(x, y, cfg.max_iter, cfg.seed), labels)
+    head = logreg_head(_fit(x, y, cfg.max_iter, cfg.seed), labels)
+    if cfg.calibrate == "temperature":
+        head = _temperature_scaled(cfg, encoder, tok, x, y, labels, splits, head, metrics, log)
+    return head
+
+
+def _temperature_scaled(cfg, encoder, tok, x, y, labels, splits, head, metrics, log) -> dict[str, np.ndarray]:
+    """``head`` with its logits divided by the temperature fitted on dev, or on 20 % of train held out
+    (a head fitted on the other 80 % gives those logits). The argmax, hence accuracy, is unchanged."""
+    index = {label: i for i, label in enumerate(labels)}
+    if "dev" in splits:
+        dev = [t for t in splits["dev"] if t.label in index]
+        cx = embed_texts(encoder, tok, [t.text for t in dev], cfg.max_length, cfg.batch_size, cfg.normalize,
+                         cfg.device, "embedding dev")
+        cy, source, scored = np.array([index[t.label] for t in dev]), "dev", head
+    else:
+        held = np.random.default_rng(cfg.seed).permutation(len(y))[: max(1, len(y) // 5)]
+        rest = np.setdiff1d(np.arange(len(y)), held)
+        if len(set(y[rest])) < 2 or len(held) < 2:
+            log("calibration skipped: too few training examples to hold 20 % out")
+            return head
+        cx, cy, source = x[held], np.array([index[label] for label in y[held]]), "20% of train held out"
+        scored = logreg_head(_fit(x[rest], y[rest], cfg.max_iter, cfg.seed), labels)
+    logits = cx @ scored["weight"].T + scored["bias"]
+    temperature = fit_temperature(logits, cy)
+    metrics["calibration"] = {"method": "temperature", "fitted_on": source, "examples": len(cy),
+                              "temperature": temperature, **calibration_report(logits, cy, temperature)}
+    c = metrics["calibration"]
+    log(f"calibration on {source}: temperature {temperature:.3f}, ECE {c['uncalibrated']['ece']:.3f} -> "
+        f"{c['calibrated']['ece']:.3f}, mean top probability {c['uncalibrated']['mean_top_probability']:.2f} -> "
+        f"{c['calibrated']['mean_top_probability']:.2f}")
+    return {"weight": (head["weight"] / temperature).astype(np.float32), "bias": (head["bias"] / temperature).astype(np.float32)}
 
 
 def _finetune(cfg, encoder, tok, train, labels, metrics) -> tuple[SequenceClassifier, dict[str, np.ndarray]]:
