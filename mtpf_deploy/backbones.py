@@ -22,8 +22,9 @@ def default_backbone_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
-def resolve_backbone(name_or_path: str | Path) -> Path:
-    """``"default"`` -> the packaged all-MiniLM-L6-v2; otherwise a local folder with config.json + weights."""
+def resolve_backbone(name_or_path: str | Path, model_types: tuple[str, ...] = ("bert",)) -> Path:
+    """``"default"`` -> the packaged all-MiniLM-L6-v2; otherwise a local folder with config.json + weights
+    whose ``model_type`` is one of ``model_types`` (students and bundles: BERT; teachers: any encoder)."""
     path = default_backbone_dir() if str(name_or_path) == DEFAULT_BACKBONE else Path(name_or_path)
     if not path.is_dir():
         raise MtpfError(f"backbone {name_or_path!r}: {path} is not a directory (hub names are not fetched)")
@@ -35,6 +36,6 @@ def resolve_backbone(name_or_path: str | Path) -> Path:
     if not (path / "tokenizer.json").exists():
         raise MtpfError(f"backbone {path}: no tokenizer.json (a fast tokenizer file is required)")
     model_type = json.loads(config.read_text()).get("model_type")
-    if model_type != "bert":
+    if model_types and model_type not in model_types:
         raise MtpfError(f"backbone {path}: model_type {model_type!r} is not supported (BERT-style encoders only)")
     return path

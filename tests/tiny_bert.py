@@ -63,3 +63,39 @@ def make_tiny_bert(
     BertModel(config, add_pooling_layer=False).save_pretrained(out_dir)
     tok.save(str(out_dir / "tokenizer.json"))
     return out_dir
+
+
+def make_tiny_roberta(out_dir: str | Path, sentences: list[str], hidden: int = 32, seed: int = 0) -> Path:
+    """A random RoBERTa with a byte-level BPE tokenizer trained on ``sentences`` (``<s> </s> <pad>``)."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaModel
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer(add_prefix_space=True, trim_offsets=True)
+    bpe.train_from_iterator(sentences, vocab_size=400, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    bpe.post_processor = processors.RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")),
+                                                      trim_offsets=True, add_prefix_space=True)
+    bpe.save(str(out_dir / "tokenizer.json"))
+    torch.manual_seed(seed)
+    config = RobertaConfig(vocab_size=bpe.get_vocab_size(), hidden_size=hidden, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=2 * hidden, max_position_embeddings=130, pad_token_id=1, bos_token_id=0,
+                           eos_token_id=2, type_vocab_size=1)
+    RobertaModel(config, add_pooling_layer=False).save_pretrained(out_dir)
+    return out_dir
+
+
+def make_tiny_distilbert(out_dir: str | Path, words: Iterable[str], hidden: int = 32, seed: int = 0) -> Path:
+    """A random DistilBERT with the tests' WordPiece tokenizer."""
+    from transformers import DistilBertConfig, DistilBertModel
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok = build_wordpiece_tokenizer(words)
+    tok.save(str(out_dir / "tokenizer.json"))
+    torch.manual_seed(seed)
+    config = DistilBertConfig(vocab_size=tok.get_vocab_size(), dim=hidden, n_layers=2, n_heads=2, hidden_dim=2 * hidden,
+                              max_position_embeddings=128, pad_token_id=0)
+    DistilBertModel(config).save_pretrained(out_dir)
+    return out_dir

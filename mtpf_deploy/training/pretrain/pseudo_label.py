@@ -1,8 +1,9 @@
 """``mtpf-deploy pseudo-label``: tag an unlabeled corpus with a teacher and cache it.
 
 Methods:
-- ``kmeans`` (paper App. B): any Hugging Face encoder as teacher; sub-token embeddings averaged per
-  word; MiniBatchKMeans (K=200 by default) over the word embeddings; the cluster id is the label.
+- ``kmeans`` (paper App. B): any Hugging Face encoder as teacher (BERT, RoBERTa, DistilBERT, … with a
+  tokenizer.json: WordPiece or byte-level BPE); sub-token embeddings averaged per word;
+  MiniBatchKMeans (K=200 by default) over the word embeddings; the cluster id is the label.
 - ``spacy-ner``: spaCy's NER pipeline (``en_core_web_sm``); BIO tags of its 18 entity types.
 - ``spacy-kmeans``: MiniBatchKMeans over spaCy's (context-sensitive) token vectors.
 
@@ -18,11 +19,32 @@ from sklearn.cluster import MiniBatchKMeans
 from tqdm.auto import tqdm
 
 from ...backbones import resolve_backbone
-from ...data.tokenization import encode_text, load_tokenizer, special_ids
+from ...data.tokenization import encode_text, load_tokenizer
 from ...data.types import TaggedSentence
 from ...errors import MtpfError
-from ..encoder import load_encoder
 from ..features import pad_batch
+
+# (begin, end, pad) special tokens of the tokenizer families a teacher may use
+SPECIAL_TOKENS = (("[CLS]", "[SEP]", "[PAD]"), ("<s>", "</s>", "<pad>"))
+
+
+def teacher_special_ids(tok, where: str) -> tuple[int, int, int]:
+    """(begin, end, pad) ids: BERT-style ``[CLS] [SEP] [PAD]`` or RoBERTa-style ``<s> </s> <pad>``."""
+    for names in SPECIAL_TOKENS:
+        ids = [tok.token_to_id(t) for t in names]
+        if all(i is not None for i in ids):
+            return ids[0], ids[1], ids[2]
+    raise MtpfError(f"teacher {where}: its tokenizer has neither [CLS]/[SEP]/[PAD] nor <s>/</s>/<pad>")
+
+
+def load_teacher(path: Path, device: str):
+    """Any Hugging Face encoder (``AutoModel``), eval mode."""
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_pretrained(path).to(device).eval()
+    except (OSError, ValueError, KeyError) as exc:
+        raise MtpfError(f"teacher {path}: not a Hugging Face encoder transformers can load ({exc})") from None
 
 
 @dataclass
@@ -34,10 +56,10 @@ class WordVectors:
 def teacher_word_vectors(teacher: str | Path, sentences: list[str], max_length: int = 128, batch_size: int = 32,
                          device: str = "cpu") -> WordVectors:
     """Words (the teacher tokenizer's pre-tokenization) and their mean sub-token embeddings."""
-    path = resolve_backbone(teacher)
+    path = resolve_backbone(teacher, model_types=())  # a teacher may be any encoder transformers loads
     tok = load_tokenizer(path)
-    cls, sep, pad = special_ids(tok)
-    model = load_encoder(path, device).eval()
+    cls, sep, pad = teacher_special_ids(tok, str(teacher))
+    model = load_teacher(path, device)
     words: list[list[str]] = []
     vectors: list[np.ndarray] = []
     encs = [encode_text(tok, s) for s in sentences]
@@ -60,9 +82,9 @@ def teacher_word_vectors(teacher: str | Path, sentences: list[str], max_length: 
                     if 0 <= w < n_words:
                         sums[w] += hidden[j, t + 1]
                         counts[w] += 1
-                words.append([e.text[s:t] for s, t in e.word_spans[:n_words]])
+                words.append([e.text[s:t].strip() for s, t in e.word_spans[:n_words]])  # BPE spans may hold a space
                 vectors.append(sums / counts[:, None])
-    dim = model.config.hidden_size
+    dim = getattr(model.config, "hidden_size", None) or model.config.dim  # DistilBERT names it dim
     return WordVectors(words, np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32))
 
 

@@ -50,3 +50,28 @@ def test_pseudo_label_cli(tiny_bert, tmp_path):
     res = CliRunner().invoke(main, ["pseudo-label", "--teacher", str(tiny_bert), "--corpus", str(corpus), "--k", "500",
                                     "--out", str(tmp_path / "big")])
     assert res.exit_code == 1 and "into K=500 clusters" in res.output and not (tmp_path / "big").exists()
+
+
+def test_any_hugging_face_encoder_can_be_the_kmeans_teacher(tmp_path):
+    """Issue 8: RoBERTa (byte-level BPE, <s> </s> <pad>) and DistilBERT teachers, not only BERT."""
+    import pytest
+
+    from mtpf_deploy.errors import MtpfError
+    from mtpf_deploy.training.pretrain.pseudo_label import pseudo_label_kmeans
+    from tests.conftest import vocabulary
+    from tests.tiny_bert import make_tiny_distilbert, make_tiny_roberta
+
+    sentences = ["alice smith went to paris.", "bob met carol in rome", "the big team saw a goal",
+                 "pizza and pasta with soup", "a laptop and a phone"] * 4
+    teachers = {"roberta": make_tiny_roberta(tmp_path / "roberta", sentences),
+                "distilbert": make_tiny_distilbert(tmp_path / "distilbert", vocabulary())}
+    for name, teacher in teachers.items():
+        tagged = pseudo_label_kmeans(str(teacher), sentences, k=4, seed=0)
+        assert tagged == pseudo_label_kmeans(str(teacher), sentences, k=4, seed=0), name
+        assert tagged[0].words == ("alice", "smith", "went", "to", "paris", "."), (name, tagged[0].words)
+        assert tagged[1].words == ("bob", "met", "carol", "in", "rome"), name
+        assert len({t for s in tagged for t in s.tags}) > 1 and tagged[0].tags == tagged[5].tags, name
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "tokenizer.json").write_text((teachers["roberta"] / "tokenizer.json").read_text())
+    with pytest.raises(MtpfError, match="config.json"):
+        pseudo_label_kmeans(str(tmp_path / "bad"), sentences, k=4)
