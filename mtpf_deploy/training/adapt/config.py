@@ -24,6 +24,9 @@ class AdaptConfig(Settings):
     lora_lr: float = setting(5e-4, "LoRA learning rate (joint phase)", aliases=("lr",))
     head_lr: float = setting(1e-3, "head learning rate (warm-up phase)")
     weight_decay: float = setting(0.01, "AdamW weight decay")
+    schedule: str = setting("linear", "joint-phase learning rate: linear decay to 0, or constant",
+                            choices=("linear", "constant"))
+    clip_grad_norm: float = setting(1.0, "clip the gradient norm at this value (0: no clipping)")
     seed: int = setting(0, "random seed")
     device: str = setting("cpu", "torch device")
 
@@ -31,6 +34,8 @@ class AdaptConfig(Settings):
         self.check_choices()
         if not 0 < self.train_fraction <= 1:
             raise MtpfError(f"--train-fraction must be in (0, 1], got {self.train_fraction}")
+        if self.clip_grad_norm < 0:
+            raise MtpfError(f"--clip-grad-norm must be >= 0 (0: no clipping), got {self.clip_grad_norm}")
         for name in ("max_length", "batch_size", "lora_r"):
             if getattr(self, name) <= 0:
                 raise MtpfError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")

@@ -24,18 +24,20 @@ def warmup_then_joint(
     rng: random.Random,
 ) -> tuple[list[float], list[float]]:
     """Train ``head`` alone for ``warmup_epochs`` (constant ``head_lr``), then ``lora`` + ``head`` for
-    ``epochs`` (``lora_lr``, linear decay). ``warmup``/``joint`` are (make_batch, loss_fn) pairs.
+    ``epochs`` (``lora_lr``, ``cfg.schedule``), both with ``cfg.clip_grad_norm``. ``warmup``/``joint``
+    are (make_batch, loss_fn) pairs.
     Returns the per-epoch mean losses of both phases."""
     for p in lora:
         p.requires_grad_(False)
     for p in head.parameters():
         p.requires_grad_(True)
     warm = train_epochs(list(head.parameters()), n_examples, *warmup, warmup_epochs, cfg.head_lr, cfg.batch_size,
-                        cfg.weight_decay, rng, "head warm-up", decay=False)
+                        cfg.weight_decay, rng, "head warm-up", decay=False, clip_grad_norm=cfg.clip_grad_norm or None)
     for p in lora:
         p.requires_grad_(True)
     together = train_epochs(lora + list(head.parameters()), n_examples, *joint, epochs, cfg.lora_lr, cfg.batch_size,
-                            cfg.weight_decay, rng, "joint LoRA + head")
+                            cfg.weight_decay, rng, "joint LoRA + head", decay=cfg.schedule == "linear",
+                            clip_grad_norm=cfg.clip_grad_norm or None)
     return warm, together
 
 
