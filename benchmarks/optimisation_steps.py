@@ -22,6 +22,7 @@ from mtpf_deploy.bench.machine import machine_info
 from mtpf_deploy.bench.timing import interleaved, token_rows
 from mtpf_deploy.export.write_bundle import export_bundle
 from mtpf_deploy.runtime import SystemModel
+from mtpf_deploy.runtime.engine import session_options
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 # name -> (export options, ONNX Runtime's SkipLayerNormFusion on)
@@ -48,10 +49,8 @@ def main() -> None:
                 (tmp / str(i)).symlink_to(tmp / str(i - 1))
             systems[name] = SystemModel.load(tmp / str(i), threads=1)
             if skip_layer_norm:  # ONNX Runtime's default session optimizers, as the runtime had before
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = 1, 1, 3
                 systems[name].engine.session = ort.InferenceSession(  # type: ignore[attr-defined]
-                    str(tmp / str(i) / "backbone.onnx"), opts, providers=["CPUExecutionProvider"])
+                    str(tmp / str(i) / "backbone.onnx"), session_options(1), providers=["CPUExecutionProvider"])
         feeds = {name: s.load_adapter("ner").feed for name, s in systems.items()}
         latency: dict[str, dict[str, dict]] = {}
         for n in lengths:

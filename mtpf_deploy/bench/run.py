@@ -100,18 +100,13 @@ class Baselines:
 
 
 def _ort_session(path: Path, threads: int, spin: bool, ours: bool = False):
-    """A session of ``path``; ``ours``: with the runtime's session settings (for models exported like ours)."""
+    """A session of ``path`` with the runtime's options; ``ours``: also its disabled optimizers (for
+    models exported like ours)."""
     import onnxruntime as ort
 
-    from ..runtime.engine import SESSION_DISABLED_OPTIMIZERS
+    from ..runtime.engine import SESSION_DISABLED_OPTIMIZERS, session_options
 
-    opts = ort.SessionOptions()
-    if not spin:
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"],
+    return ort.InferenceSession(str(path), session_options(threads, spin), providers=["CPUExecutionProvider"],
                                 disabled_optimizers=SESSION_DISABLED_OPTIMIZERS if ours else None)
 
 

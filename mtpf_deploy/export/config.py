@@ -16,7 +16,7 @@ class ExportConfig(Settings):
     quantize: str = setting("int8", "backbone precision", choices=("int8", "none"))
     int8_keep_fp32: list[str] = setting([], "leave these MatMuls in fp32 (ffn_out: the MLP down-projections; "
                                             "see docs/export.md)", choices=(FFN_OUT,), multiple=True)
-    fuse: bool = setting(True, "ONNX: fuse attention, GELU and skip-LayerNorm for ONNX Runtime (docs/benchmarks.md)")
+    fuse: bool = setting(True, "ONNX: fuse attention and GELU for ONNX Runtime (docs/benchmarks.md)")
     int8_lora: bool = setting(True, "int8 ONNX bundle: compute the LoRA products in int8 too (adapters quantized per "
                                     "channel when loaded; a quarter of the memory)")
     max_length: int | None = setting(None, "longest input window (default: min(512, positions))")

@@ -20,6 +20,20 @@ BACKENDS = ("onnx", "executorch")
 SESSION_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
 
+def session_options(threads: int | None, spin: bool = True) -> ort.SessionOptions:
+    """The runtime's ONNX Runtime options: ``threads`` intra-op threads (None: ORT's default), one
+    inter-op thread, no spin-waiting when ``spin`` is False, warnings off (slot defaults are graph
+    inputs by design, which ORT would warn about)."""
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 class Engine:
     """What the runtime needs of a backend."""
 
@@ -48,15 +62,9 @@ class OnnxEngine(Engine):
         where = f"bundle {folder}"
         bb = manifest["backbone"]
         model = verified_file(folder, bb["file"], bb["sha256"], "backbone file", verify)
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3  # slot defaults are graph inputs by design; skip ORT's warning about it
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        if not spin:
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"],
+            self.session = ort.InferenceSession(str(model), session_options(threads, spin),
+                                                providers=["CPUExecutionProvider"],
                                                 disabled_optimizers=SESSION_DISABLED_OPTIMIZERS)
         except Exception as exc:  # onnxruntime raises its own exception types for invalid models
             raise BundleError(f"{where}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
