@@ -186,6 +186,85 @@ def pretrain_cmd(out, resume, overwrite, cfg) -> None:
     Pretrainer(cfg, out, log=_log).run(resume=resume, overwrite=overwrite)
 
 
+@main.command("evaluate")
+@click.option("--backbone", default=None, help="backbone folder or 'default' (default: the run's backbone/, else 'default')")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="a `pretrain` run: its backbone/ and task-primary LoRAs (NER LoRA initialises the NER adapter; "
+                   "TC LoRA stays active while embedding)")
+@click.option("--suite", default="quick", show_default=True,
+              help="quick | standard | reproduction | a suite TOML file (see docs/evaluation.md)")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+              help="folder holding the registered datasets (e.g. ../shared/data)")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="results folder (re-running skips the cells already in OUT/cells)")
+@click.option("--baseline", type=click.Path(exists=True, path_type=Path),
+              help="another evaluation's results.json (or folder): adds Δ columns")
+@click.option("--device", default="cpu", show_default=True, help="torch device")
+@_friendly
+def evaluate_cmd(backbone, run_dir, suite, data_root, out, baseline, device) -> None:
+    """Run the downstream protocol of `adapt` over a suite of NER and TC datasets (resumable)."""
+    from .evaluation.report import load_results
+    from .evaluation.run import Model, evaluate
+    from .evaluation.suites import load_suite
+
+    loaded = load_suite(suite)
+    base = load_results(baseline) if baseline else None
+    model = Model.from_args(backbone, run_dir)
+    click.echo(f"evaluate {model.run or model.backbone}: suite {loaded.name}, {len(loaded.cells())} cells -> {out}")
+    done = evaluate(model, loaded, out, data_root, device, base, log=_log)
+    for task, fam in done["results"]["families"].items():
+        click.echo(f"{task.upper()} average over {fam['rows']} dataset settings: {100 * fam['mean']:.1f}")
+    click.echo(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    if done["errors"]:
+        raise click.ClickException(f"{len(done['errors'])} cell(s) failed: {', '.join(done['errors'])} "
+                                   f"(details in {out / 'errors.json'}; re-run to retry them)")
+
+
+@main.command("analyze")
+@click.option("--model", "models", multiple=True, required=True, metavar="NAME=PATH",
+              help="a model to measure: 'default', a backbone folder or a `pretrain` run folder; repeatable")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+              help="folder holding conll2003/ (its test split is perturbed)")
+@click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="or a BIO file of sentences to perturb instead of CoNLL-2003 test")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="output folder")
+@click.option("--sentences", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="sentences with an entity (seeded choice)")
+@click.option("--variants", type=click.IntRange(min=1), default=4, show_default=True, help="perturbations per sentence")
+@click.option("--adapter", type=click.Choice(["none", "tc", "ner"]), default="none", show_default=True,
+              help="a run's task-primary LoRA to keep active (none: the backbone alone)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@_friendly
+def analyze_cmd(models, data_root, input_file, out, sentences, variants, adapter, seed, device) -> None:
+    """Paper Sec. 5: entity-swap sentence similarity (Finding 1) and within-sentence token similarity
+    (Finding 2) per model; JSON + PNG plots."""
+    from .data.bio import read_bio
+    from .data.registry import load_split
+    from .evaluation.analyze import analyze
+    from .evaluation.run import Model
+
+    named = {}
+    for spec in models:
+        name, sep, path = spec.partition("=")
+        name, path = name.strip(), path.strip()
+        if not sep or not name or not path or "/" in name:
+            raise click.BadParameter(f"expected NAME=PATH (NAME without '/'), not {spec!r}", param_hint="--model")
+        if name in named:
+            raise click.BadParameter(f"model name {name!r} given twice", param_hint="--model")
+        is_run = Path(path).is_dir() and (Path(path) / "backbone").is_dir()
+        named[name] = Model.from_args(None, path) if is_run else Model(path)
+    if input_file is not None:
+        corpus = read_bio(input_file)
+    elif data_root is not None:
+        corpus = load_split("conll2003", "test", data_root)
+    else:
+        raise MtpfError("give --data-root (CoNLL-2003 test) or --input FILE.bio")
+    summary = analyze(named, corpus, out, sentences, variants, seed, adapter, device=device, log=_log)
+    click.echo(f"wrote {out / 'analysis.json'}, {out / 'perturbation_similarity.png'}, {out / 'token_similarity.png'} "
+               f"({summary['settings']['sentences']} sentences x {variants} variants)")
+
+
 @main.command("pseudo-label")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="corpus folder to write")
 @click.option("--overwrite", is_flag=True, help="replace --out if it exists")

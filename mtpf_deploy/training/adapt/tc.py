@@ -155,6 +155,28 @@ def adapt_tc(cfg: TcAdaptConfig, splits: dict[str, list[LabeledText]], out: str 
     return metrics
 
 
+def mteb_samples(y: np.ndarray, per_label: int, n_experiments: int, seed: int) -> list[np.ndarray]:
+    """The MTEB protocol's undersampled train index sets (each keeps every label: at most ``per_label`` of
+    each; sets with fewer than 2 labels are dropped)."""
+    rng = np.random.default_rng(seed)
+    runs = [_undersample(y, per_label, rng) for _ in range(n_experiments)]
+    return [idx for idx in runs if len(set(y[idx])) >= 2]
+
+
+def mteb_protocol(x: np.ndarray, y: np.ndarray, ex: np.ndarray, ey: list[str], per_label: int, n_experiments: int,
+                  max_iter: int, seed: int) -> dict:
+    """Mean (and std) accuracy / macro-F1 of logistic regressions fitted on ``mteb_samples`` of (x, y) and
+    scored on (ex, ey). Only the rows of ``x`` those samples pick are read."""
+    runs = [tc_metrics(ey, list(_fit(x[idx], y[idx], max_iter, seed + i).predict(ex)))
+            for i, idx in enumerate(tqdm(mteb_samples(y, per_label, n_experiments, seed), desc="MTEB experiments",
+                                         leave=False))]
+    if not runs:
+        raise MtpfError("MTEB protocol: no undersampled train set holds 2 labels")
+    return {"n_experiments": len(runs), "samples_per_label": per_label,
+            **{k: float(np.mean([r[k] for r in runs])) for k in ("accuracy", "f1_macro")},
+            **{f"{k}_std": float(np.std([r[k] for r in runs])) for k in ("accuracy", "f1_macro")}}
+
+
 def _logreg(cfg, encoder, tok, train, labels, splits, metrics, log) -> dict[str, np.ndarray]:
     """MTEB protocol metrics (mean over experiments) + the shipped head fitted on all of train."""
     x = embed_texts(encoder, tok, [t.text for t in train], cfg.max_length, cfg.batch_size, cfg.normalize,
@@ -165,20 +187,10 @@ def _logreg(cfg, encoder, tok, train, labels, splits, metrics, log) -> dict[str,
         ex = embed_texts(encoder, tok, [t.text for t in splits[eval_split]], cfg.max_length, cfg.batch_size,
                          cfg.normalize, cfg.device, f"embedding {eval_split}")
         ey = [t.label for t in splits[eval_split]]
-        rng = np.random.default_rng(cfg.seed)
-        runs = []
-        for i in tqdm(range(cfg.n_experiments), desc="MTEB experiments", leave=False):
-            idx = _undersample(y, cfg.per_label, rng)
-            if len(set(y[idx])) < 2:
-                continue
-            runs.append(tc_metrics(ey, list(_fit(x[idx], y[idx], cfg.max_iter, cfg.seed + i).predict(ex))))
-        metrics["mteb_protocol"] = {
-            "split": eval_split, "n_experiments": len(runs), "samples_per_label": cfg.per_label,
-            **{k: float(np.mean([r[k] for r in runs])) for k in ("accuracy", "f1_macro")},
-            **{f"{k}_std": float(np.std([r[k] for r in runs])) for k in ("accuracy", "f1_macro")},
-        }
-        log(f"MTEB protocol on {eval_split} ({len(runs)} x {cfg.per_label}/label): accuracy "
-            f"{metrics['mteb_protocol']['accuracy']:.4f}, macro-F1 {metrics['mteb_protocol']['f1_macro']:.4f}")
+        metrics["mteb_protocol"] = {"split": eval_split, **mteb_protocol(
+            x, y, ex, ey, cfg.per_label, cfg.n_experiments, cfg.max_iter, cfg.seed)}
+        log(f"MTEB protocol on {eval_split} ({metrics['mteb_protocol']['n_experiments']} x {cfg.per_label}/label): "
+            f"accuracy {metrics['mteb_protocol']['accuracy']:.4f}, macro-F1 {metrics['mteb_protocol']['f1_macro']:.4f}")
     head = logreg_head(_fit(x, y, cfg.max_iter, cfg.seed), labels)
     if cfg.calibrate == "temperature":
         head = _temperature_scaled(cfg, encoder, tok, x, y, labels, splits, head, metrics, log)

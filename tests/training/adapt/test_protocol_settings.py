@@ -11,9 +11,10 @@ from mtpf_deploy.training.adapt import recipe
 from mtpf_deploy.training.adapt.config import NerAdaptConfig
 
 
-@pytest.mark.parametrize("options,decay,clip", [({}, True, 1.0),
+@pytest.mark.parametrize("options,decay,clip", [({}, False, 1.0),  # defaults: constant (chosen on dev)
+                                                ({"schedule": "linear"}, True, 1.0),
                                                 ({"schedule": "constant", "clip_grad_norm": 0.0}, False, None),
-                                                ({"clip_grad_norm": 5.0}, True, 5.0)])
+                                                ({"schedule": "linear", "clip_grad_norm": 5.0}, True, 5.0)])
 def test_schedule_and_clipping_reach_the_loop(monkeypatch, options, decay, clip):
     calls = []
     monkeypatch.setattr(recipe, "train_epochs", lambda *a, **kw: calls.append((a[8], kw)) or [])
@@ -27,5 +28,5 @@ def test_schedule_and_clipping_reach_the_loop(monkeypatch, options, decay, clip)
 def test_bad_clipping_is_a_clear_error():
     with pytest.raises(MtpfError, match="--clip-grad-norm must be >= 0"):
         NerAdaptConfig(clip_grad_norm=-1).validate()
-    with pytest.raises(MtpfError, match="--schedule must be one of linear, constant"):
+    with pytest.raises(MtpfError, match="--schedule must be one of constant, linear"):
         NerAdaptConfig(schedule="cosine").validate()
