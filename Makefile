@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install --quiet -c constraints.txt
 
-.PHONY: install demo test lint check-extras bench bench-device clean
+.PHONY: install demo test lint check-extras android bench bench-device clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ lint: install
 check-extras: install
 	PYTHON=$(PYTHON) bash scripts/check_extras.sh
 
+# Android sample app (android_demo/README.md): JVM tests of the Kotlin core against the Python runtime's
+# golden vectors, then a signed debug APK, offline with Debian's tools (installed with apt when missing).
+android:
+	bash android_demo/build.sh
+
 bench: install
 	$(PIP) -e '.[bench]'
 	$(BIN)/python benchmarks/tc_throughput.py --data-root $(or $(DATA_ROOT),../shared/data)
@@ -42,4 +47,4 @@ bench-device: install
 	$(BIN)/mtpf-deploy bench --bundle bench_out/bundle --out docs/benchmarks/bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info demo_out
+	rm -rf $(VENV) build *.egg-info demo_out android_demo/build
