@@ -71,9 +71,14 @@ java -Dgolden.dir=core/src/test/resources -cp "$BUILD/core/tests.jar:$BUILD/core
 say "app: aidl, resources, Kotlin against android-23 + compile-only ONNX Runtime stubs, dex, package, sign"
 OUT=$BUILD/app
 rm -rf "$OUT" && mkdir -p "$OUT/gen" "$OUT/stubs" "$OUT/kotlin" "$OUT/java" "$OUT/apk"
-MANIFEST=app/src/main/AndroidManifest.xml
+# Gradle sets the package (namespace) and SDK levels from app/build.gradle.kts; aapt needs them in the manifest
+MANIFEST=$OUT/AndroidManifest.xml
+sed 's|<manifest xmlns:android="http://schemas.android.com/apk/res/android">|<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="ai.mtpf.demo" android:versionCode="1" android:versionName="0.1.0">|' \
+    app/src/main/AndroidManifest.xml > "$MANIFEST"
+grep -q 'package="ai.mtpf.demo"' "$MANIFEST"
+SDK_FLAGS=(--min-sdk-version 23 --target-sdk-version 23)
 aidl -I app/src/main/aidl -o "$OUT/gen" app/src/main/aidl/ai/mtpf/demo/IBackboneService.aidl
-aapt package -f -m -J "$OUT/gen" -M "$MANIFEST" -S app/src/main/res -I "$ANDROID_JAR"
+aapt package -f -m -J "$OUT/gen" -M "$MANIFEST" "${SDK_FLAGS[@]}" -S app/src/main/res -I "$ANDROID_JAR"
 javac -nowarn -source 8 -target 8 -d "$OUT/stubs" $(find stubs -name "*.java") 2> >(grep -v "bootstrap classpath\|^1 warning\|^warning: \[options\]" >&2)
 GEN_JAVA=$(find "$OUT/gen" -name "*.java")
 "${KOTLINC[@]}" -no-jdk -no-reflect -cp "$ANDROID_JAR:$OUT/stubs:$STDLIB" app/src/main/java core/src/main/kotlin $GEN_JAVA \
@@ -84,7 +89,7 @@ if find "$OUT/kotlin" "$OUT/java" -path "*ai/onnxruntime*" | grep -q .; then ech
 java -jar "$DX_JAR" --dex --min-sdk-version=23 --output="$OUT/apk/classes.dex" "$OUT/kotlin" "$OUT/java" "$STDLIB"
 ASSETS=()
 if [ -d app/src/main/assets ]; then ASSETS=(-A app/src/main/assets); fi
-aapt package -f -M "$MANIFEST" -S app/src/main/res "${ASSETS[@]}" -I "$ANDROID_JAR" -F "$OUT/app.unaligned.apk"
+aapt package -f -M "$MANIFEST" "${SDK_FLAGS[@]}" -S app/src/main/res "${ASSETS[@]}" -I "$ANDROID_JAR" -F "$OUT/app.unaligned.apk"
 (cd "$OUT/apk" && aapt add -f ../app.unaligned.apk classes.dex >/dev/null)
 zipalign -f 4 "$OUT/app.unaligned.apk" "$OUT/app.aligned.apk"
 KEYSTORE=$BUILD/debug.keystore
