@@ -14,6 +14,7 @@ from .errors import MtpfError
 from .export.config import ExportConfig
 from .settings import Settings, defaults, flag_name
 from .training.adapt.config import NerAdaptConfig, TcAdaptConfig
+from .training.multitask.config import MultitaskConfig
 from .training.pretrain.config import PretrainConfig, PseudoLabelConfig
 
 
@@ -173,6 +174,30 @@ def adapt_tc_cmd(dataset, data_root, train_file, dev_file, test_file, fmt, out, 
                        out, overwrite, examples)
 
 
+@adapt.command("multitask")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="output folder: adapters/<task>/ (+ backbone/ with --mode full), metrics.json")
+@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@_friendly
+@settings_options(MultitaskConfig)
+def adapt_multitask_cmd(out, overwrite, cfg) -> None:
+    """SST-5 sentiment, paraphrase (MRPC) and STS-B together (the second source): one adapter per task."""
+    from .training.multitask.trainer import adapt_multitask, load_multitask_splits
+
+    cfg.validate()
+    splits = load_multitask_splits(cfg.tasks, cfg.data_root)
+    click.echo(f"adapt multitask ({cfg.mode}, {cfg.task_sampling}, loss {cfg.loss}): "
+               + ", ".join(f"{t} {len(s['train'])} train" for t, s in splits.items()))
+    metrics = adapt_multitask(cfg, splits, out, overwrite, log=_log)
+    for split in ("dev", "test"):
+        m = metrics[split]
+        if m:
+            click.echo(f"{split} (epoch {metrics['best_epoch']}): " + ", ".join(
+                f"{t} {v.get('accuracy', v.get('pearson')):.4f}" for t, v in m.items() if t != "total")
+                + f", total {m['total']:.4f}")
+    click.echo(f"wrote {out} (export: mtpf-deploy export --run {out} --adapters {','.join(cfg.tasks)})")
+
+
 @main.command("pretrain")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="run folder")
 @click.option("--resume", is_flag=True, help="continue from the newest checkpoint in --out")
@@ -301,6 +326,19 @@ def pseudo_label_cmd(out, overwrite, cfg) -> None:
     click.echo(f"wrote {out} ({len(tagged)} sentences)")
 
 
+def _run_backbone(run: Path) -> str:
+    """A run's backbone: its backbone/ folder (pretrain, adapt multitask --mode full), else the backbone its
+    config.json names (adapt multitask with LoRAs on an unchanged backbone)."""
+    import json
+
+    if (run / "backbone").is_dir():
+        return str(run / "backbone")
+    try:
+        return str(json.loads((run / "config.json").read_text())["backbone"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise MtpfError(f"--run {run}: no backbone/ folder and no backbone in config.json; pass --backbone") from None
+
+
 @main.command("export")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="bundle folder to write")
 @click.option("--overwrite", is_flag=True, help="replace --out if it exists")
@@ -313,7 +351,7 @@ def export_cmd(out, overwrite, cfg) -> None:
     run = Path(cfg.run) if cfg.run else None
     if run is not None and not run.is_dir():
         raise MtpfError(f"--run {run}: not a directory")
-    backbone = cfg.backbone or (str(run / "backbone") if run is not None else "default")
+    backbone = cfg.backbone or (_run_backbone(run) if run is not None else "default")
     specs = resolve_adapter_specs(cfg.adapters, run)
     options = {"keep_fp32": tuple(cfg.int8_keep_fp32)} if cfg.int8_keep_fp32 else None
     backends = ("onnx", "executorch") if cfg.format == "both" else (cfg.format,)
@@ -371,7 +409,8 @@ def _argument_texts(texts: tuple[str, ...]) -> list[str]:
 @click.option("--bundle", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--adapter", required=True, help="adapter name in the bundle, or a .mtpfa path")
 @click.option("--input", "input_file", type=click.Path(exists=True, allow_dash=True, dir_okay=False, path_type=Path),
-              help="one UTF-8 text per line ('-' or absent with no TEXT: stdin)")
+              help="one UTF-8 text per line ('-' or absent with no TEXT: stdin); for a pair adapter (pair-tc, sts) "
+                   'one JSON object {"text_a": ..., "text_b": ...} per line')
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="intra-op threads (default: ONNX Runtime's)")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--top-k", type=click.IntRange(min=0), default=5, show_default=True,
@@ -387,9 +426,14 @@ def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, backend
 
     from .runtime import SystemModel
 
-    texts = _argument_texts(texts) if texts else _read_texts(input_file)
     system = SystemModel.load(bundle, threads=threads, backend=backend)
     ad = system.load_adapter(adapter)
+    if ad.task in ("pair-tc", "sts"):
+        if texts:
+            raise MtpfError(f"adapter {ad.name!r} is a {ad.task} adapter: it takes text pairs, one JSON object "
+                            '{"text_a": ..., "text_b": ...} per line of --input FILE (or stdin)')
+        return _predict_pairs(system, ad, _read_pairs(_read_texts(input_file), input_file), batch_size)
+    texts = _argument_texts(texts) if texts else _read_texts(input_file)
     t0 = time.perf_counter()
     if ad.task == "ner":
         results = [{"entities": [e.to_json() for e in r]} for r in system.entities(texts, ad, batch_size)]
@@ -406,6 +450,40 @@ def predict_cmd(bundle, adapter, input_file, threads, batch_size, top_k, backend
     for text, r in zip(texts, results):
         click.echo(json.dumps({"text": text, "adapter": ad.name, **r}, ensure_ascii=False))
     click.echo(f"{len(texts)} text(s) in {ms:.1f} ms ({ms / max(len(texts), 1):.1f} ms/text)", err=True)
+
+
+def _read_pairs(lines: list[str], input_file: Path | None) -> list[tuple[str, str]]:
+    """JSONL text pairs: each line an object with string fields text_a and text_b (errors name the line)."""
+    import json
+
+    source = "stdin" if input_file in (None, Path("-")) else str(input_file)
+    pairs = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise MtpfError(f"{source}:{number}: not a JSON object ({exc.msg})") from None
+        if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("text_a", "text_b")):
+            raise MtpfError(f"{source}:{number}: expected an object with string fields text_a and text_b")
+        pairs.append((obj["text_a"], obj["text_b"]))
+    return pairs
+
+
+def _predict_pairs(system, ad, pairs: list[tuple[str, str]], batch_size: int) -> None:
+    import json
+    import time
+
+    t0 = time.perf_counter()
+    if ad.task == "sts":
+        results = [{"score": s} for s in system.similarity(pairs, ad, batch_size)]
+    else:
+        results = [c.to_json() for c in system.classify_pairs(pairs, ad, batch_size)]
+    ms = (time.perf_counter() - t0) * 1000
+    for (a, b), r in zip(pairs, results):
+        click.echo(json.dumps({"text_a": a, "text_b": b, "adapter": ad.name, **r}, ensure_ascii=False))
+    click.echo(f"{len(pairs)} pair(s) in {ms:.1f} ms ({ms / max(len(pairs), 1):.1f} ms/pair)", err=True)
 
 
 @main.command("inspect")

@@ -8,7 +8,7 @@ import numpy as np
 from .. import __version__
 from ..errors import MtpfError
 from ..formats.adapter_dir import AdapterDir
-from ..formats.adapter_file import check_adapter_name, read_adapter_file, write_adapter_file
+from ..formats.adapter_file import HEAD_TASKS, check_adapter_name, head_width, read_adapter_file, write_adapter_file
 from ..formats.lora_slots import Slot, peft_key_to_slot_input
 
 
@@ -56,9 +56,11 @@ def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size:
     arrays = lora_to_slot_arrays(adapter, slots, source)
     if adapter.head is not None:
         w = adapter.head["weight"]
-        if w.ndim != 2 or w.shape[1] != hidden_size:
-            raise MtpfError(f"adapter {source}: head weight {w.shape} does not fit hidden size {hidden_size}")
-    if adapter.task in ("ner", "tc") and adapter.head is None:
+        width = head_width(adapter.task, hidden_size)
+        if w.ndim != 2 or w.shape[1] != width:
+            raise MtpfError(f"adapter {source}: head weight {w.shape} does not fit a {adapter.task} head on hidden size "
+                            f"{hidden_size} (width {width})")
+    if adapter.task in HEAD_TASKS and adapter.head is None:
         raise MtpfError(f"adapter {source}: a {adapter.task} adapter without head.safetensors")
     cfg = adapter.lora_config or {}
     manifest = {

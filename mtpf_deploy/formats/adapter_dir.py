@@ -25,7 +25,7 @@ from ..errors import MtpfError
 
 FORMAT = "mtpf-deploy-adapter-dir"
 VERSION = 1
-TASKS = ("ner", "tc", "lora")
+TASKS = ("ner", "tc", "pair-tc", "sts", "lora")
 
 
 @dataclass

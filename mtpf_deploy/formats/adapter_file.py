@@ -7,7 +7,7 @@ platform can map or read (Python ``zipfile``, ``java.util.zip``)::
                        alpha / slots, sha256 + size of each member, sha256 of the backbone weights
     lora.safetensors   LoRA A [r, in] / B [out, r] float32, keyed by the backbone's slot input names
                        (``layer.3.query.lora_A``), scaling folded into B. Present iff ``lora`` is not null.
-    head.safetensors   ``weight`` [C, H], ``bias`` [C] float32. Present iff the task is ``ner`` or ``tc``.
+    head.safetensors   ``weight`` [C, W], ``bias`` [C] float32 (W: ``head_width``). Present iff the task has a head.
 
 ``read_adapter_file`` validates everything it can without the backbone (ZIP structure and sizes
 before any member is read, the manifest schema, member hashes, tensor names / dtypes / shapes /
@@ -36,8 +36,16 @@ MANIFEST = "manifest.json"
 LORA = "lora.safetensors"
 HEAD = "head.safetensors"
 MEMBERS = (MANIFEST, LORA, HEAD)
-TASKS = ("ner", "tc", "lora")
-HEAD_KINDS = ("linear", "logistic-regression")
+# ner: token tags; tc: text classes; pair-tc: classes of a text pair (head on [u, v, |u-v|, u*v]);
+# sts: similarity score of a text pair (head scales the cosine); lora: a LoRA alone
+TASKS = ("ner", "tc", "pair-tc", "sts", "lora")
+HEAD_TASKS = ("ner", "tc", "pair-tc", "sts")
+HEAD_KINDS = ("linear", "logistic-regression", "cosine")
+
+
+def head_width(task: str, hidden: int) -> int:
+    """Input width of a task's head: the hidden size; 4x for a pair classifier; 1 (the cosine) for sts."""
+    return {"pair-tc": 4 * hidden, "sts": 1}.get(task, hidden)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 SLOT_INPUT = re.compile(r"layer\.(\d+)\.([a-z_]+)\.lora_([AB])")
@@ -102,9 +110,10 @@ class AdapterFile:
             if any(w is not None and w != d for w, d in zip(want, value.shape)):
                 raise AdapterError(f"{where}: {LORA}: {name} has shape {list(value.shape)}, the backbone's slot is "
                                    f"{['r' if w is None else w for w in want]}")
-        if self.head is not None and self.head["weight"].shape[1] != backbone["hidden_size"]:
-            raise AdapterError(f"{where}: {HEAD}: weight has width {self.head['weight'].shape[1]}, "
-                               f"the backbone's hidden size is {backbone['hidden_size']}")
+        width = head_width(self.task, backbone["hidden_size"])
+        if self.head is not None and self.head["weight"].shape[1] != width:
+            raise AdapterError(f"{where}: {HEAD}: weight has width {self.head['weight'].shape[1]}; a {self.task} head "
+                               f"on this backbone (hidden size {backbone['hidden_size']}) takes {width}")
 
 
 def write_adapter_file(out: Path, manifest: dict, lora: dict[str, np.ndarray], head: dict[str, np.ndarray] | None) -> dict:
@@ -144,7 +153,7 @@ def read_adapter_file(path: str | Path) -> AdapterFile:
         raise AdapterError(f"{where}: corrupt or truncated file ({exc})") from None
     except (zipfile.LargeZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError) as exc:
         raise AdapterError(f"{where}: cannot be read ({exc})") from None
-    expected = {HEAD} if manifest["task"] in ("ner", "tc") else set()
+    expected = {HEAD} if manifest["task"] in HEAD_TASKS else set()
     expected |= {LORA} if manifest["lora"] is not None else set()
     if set(data) != expected:
         raise AdapterError(f"{where}: a {manifest['task']} adapter with lora={'set' if manifest['lora'] else 'null'} "
@@ -201,7 +210,7 @@ def _manifest(where: str, raw: bytes) -> dict:
         raise AdapterError(f"{where}: field 'labels' must be a list of non-empty strings")
     if len(set(labels)) != len(labels) or len(labels) > MAX_LABELS:
         raise AdapterError(f"{where}: field 'labels' has duplicates or more than {MAX_LABELS} entries")
-    if task in ("ner", "tc") and not labels:
+    if task in HEAD_TASKS and not labels:
         raise AdapterError(f"{where}: field 'labels' is empty; a {task} adapter needs its label names")
     if task == "ner" and "O" not in labels:
         raise AdapterError(f"{where}: field 'labels' of an ner adapter must include 'O'")

@@ -77,6 +77,21 @@ def _texts(texts: str | Iterable[str]) -> tuple[list[str], bool]:
     return items, single  # type: ignore[return-value]  # every item was checked to be a str
 
 
+def _pairs(pairs: object) -> tuple[list[tuple[str, str]], bool]:
+    """The text pairs of a call and whether one pair (a 2-tuple of str) was given; texts checked as ``_texts``."""
+    single = isinstance(pairs, tuple) and len(pairs) == 2 and all(isinstance(t, str) for t in pairs)
+    items = [pairs] if single else pairs
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise InputError(f"pairs must be a (text_a, text_b) tuple or an iterable of them, not {type(pairs).__name__}")
+    out = []
+    for i, pair in enumerate(items):  # type: ignore[arg-type]
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise InputError(f"pair {i} is not a (text_a, text_b) pair: {pair!r:.80}")
+        texts, _ = _texts(list(pair))
+        out.append((texts[0], texts[1]))
+    return out, single
+
+
 def _positive(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InputError(f"{name} must be a positive integer, not {value!r}")
@@ -292,6 +307,41 @@ class SystemModel:
             row += len(spans)
             words = word_predictions(enc, _softmax(logits))
             out.append(decode_entities(text, enc, words, adapter.labels))
+        return out[0] if single else out
+
+    def _pair_embeddings(self, pairs, adapter: Adapter, batch_size) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+        items, _ = pairs
+        n = len(items)
+        pooled, lengths = self._mean_pooled([a for a, _ in items] + [b for _, b in items], adapter, adapter.normalize,
+                                            _positive(batch_size, "batch_size"))
+        return pooled[:n], pooled[n:], lengths[:n], lengths[n:]
+
+    def similarity(self, pairs, adapter: Adapter | str, batch_size: int = 32):
+        """Similarity score of each (text_a, text_b) pair with an ``sts`` adapter: its head scales the cosine
+        of the two mean-pooled embeddings (``5 * cos`` for ``adapt multitask``: STS-B's 0-5 scale). One
+        float for one pair, else a list."""
+        items, single = _pairs(pairs)
+        adapter, weight, bias = self._require(adapter, "sts")
+        if not items:
+            return []
+        u, v, _, _ = self._pair_embeddings((items, single), adapter, batch_size)
+        cos = (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-12)
+        scores = [float(c * weight[0, 0] + bias[0]) for c in cos]
+        return scores[0] if single else scores
+
+    def classify_pairs(self, pairs, adapter: Adapter | str, batch_size: int = 32):
+        """Label + probabilities of each (text_a, text_b) pair with a ``pair-tc`` adapter (e.g. paraphrase):
+        head on [u, v, |u - v|, u * v] of the two mean-pooled embeddings. One result for one pair."""
+        items, single = _pairs(pairs)
+        adapter, weight, bias = self._require(adapter, "pair-tc")
+        if not items:
+            return []
+        u, v, la, lb = self._pair_embeddings((items, single), adapter, batch_size)
+        probs = _softmax(np.concatenate([u, v, np.abs(u - v), u * v], 1) @ weight.T + bias)
+        limit = adapter.max_length - 2
+        out = [Classification(adapter.labels[int(p.argmax())], float(p.max()), {l: float(x) for l, x in zip(adapter.labels, p)},
+                              truncated=max(a, b) > limit, tokens=a + b, empty=a == 0 or b == 0)
+               for p, a, b in zip(probs, la, lb)]
         return out[0] if single else out
 
     def _require(self, adapter: Adapter | str, task: str) -> tuple[Adapter, np.ndarray, np.ndarray]:

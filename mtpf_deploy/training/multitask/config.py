@@ -1,0 +1,84 @@
+"""Settings of ``adapt multitask`` (torch-free: the CLI builds its flags from them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import MtpfError
+from ...formats.lora_slots import FAMILIES, NER_TARGETS
+from ...settings import Settings, setting
+
+TASKS = ("sst", "para", "sts")
+DATASETS = {"sst": "sst5", "para": "mrpc", "sts": "stsb"}  # registered datasets (Quora is not available here)
+MODES = ("lora-per-task", "shared-lora", "full")
+SAMPLING = ("sequential", "parallel", "round-robin")
+
+
+@dataclass
+class MultitaskConfig(Settings):
+    backbone: str = setting("default", "'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder")
+    data_root: str | None = setting(None, "folder holding sst5/, mrpc/ and stsb/ (e.g. ../shared/data)")
+    tasks: list[str] = setting(list(TASKS), "tasks to train together (one: the report's single-task baseline)",
+                               choices=TASKS)
+    mode: str = setting("lora-per-task", "what trains: one LoRA per task on the frozen backbone (deployable as "
+                        "adapters of one bundle), one shared LoRA, or the whole encoder (the report)", choices=MODES)
+    train_limit: int = setting(0, "seeded subset of each task's train split (0: all)")
+    epochs: int = setting(3, "passes; an epoch's length depends on --task-sampling")
+    batch_size: int = setting(32, "examples per task per step")
+    max_length: int = setting(128, "max sub-words per sentence")
+    lr: float = setting(1e-4, "learning rate of the encoder part that trains (LoRA or all weights)")
+    head_lr: float = setting(1e-3, "learning rate of the task heads")
+    weight_decay: float = setting(0.01, "decoupled weight decay")
+    optimizer: str = setting("adamw", "adamw | adabelief", choices=("adamw", "adabelief"))
+    clip_grad_norm: float = setting(0.0, "clip the gradient norm at this value (0: no clipping; the report: 1)")
+    dropout: float = setting(0.1, "dropout before the heads")
+    loss: str = setting("sum", "combination of the task losses of one step: sum | gls (geometric mean) | fls "
+                        "(geometric mean x focused tasks' geometric mean)", choices=("sum", "gls", "fls"))
+    focus: list[str] = setting([], "fls: focused tasks (the report: para)", choices=TASKS)
+    task_sampling: str = setting("round-robin", "sequential: one task's batches after another's; parallel: one batch "
+                                 "of every task per step, stop when one runs out; round-robin: one batch of every "
+                                 "task per step, smaller tasks resampled until the largest is used up",
+                                 choices=SAMPLING)
+    pcgrad: bool = setting(False, "project conflicting task gradients on the shared parameters (PCGrad)")
+    smart_weight: float = setting(0.0, "SMART smoothness weight lambda_s (0: off)")
+    smart_epsilon: float = setting(1e-5, "SMART: perturbation size (max-norm ball on input embeddings)")
+    smart_step_size: float = setting(1e-3, "SMART: ascent step size")
+    smart_noise: float = setting(1e-5, "SMART: std of the initial random perturbation")
+    smart_steps: int = setting(1, "SMART: ascent steps")
+    bregman_weight: float = setting(0.0, "SMART: Bregman proximal point weight mu (0: off)")
+    bregman_beta: float = setting(0.99, "SMART: momentum beta of the proximal anchor")
+    lora_r: int = setting(32, "LoRA rank")
+    lora_alpha: int = setting(64, "LoRA alpha")
+    lora_dropout: float = setting(0.1, "LoRA dropout")
+    lora_targets: list[str] = setting(list(NER_TARGETS), "LoRA target module families (all layers)", choices=FAMILIES)
+    seed: int = setting(0, "random seed")
+    device: str = setting("cpu", "torch device")
+
+    def validate(self) -> None:
+        self.check_choices()
+        if not self.tasks:
+            raise MtpfError("--tasks is empty")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise MtpfError(f"--tasks repeats a task: {self.tasks}")
+        for name in ("epochs", "batch_size", "max_length", "lora_r"):
+            if getattr(self, name) <= 0:
+                raise MtpfError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        for name in ("train_limit", "clip_grad_norm", "smart_weight", "smart_epsilon", "smart_step_size", "smart_noise",
+                     "smart_steps", "bregman_weight"):
+            if getattr(self, name) < 0:
+                raise MtpfError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.bregman_beta < 1:
+            raise MtpfError(f"--bregman-beta must be in [0, 1), got {self.bregman_beta}")
+        if not 0 <= self.dropout < 1:
+            raise MtpfError(f"--dropout must be in [0, 1), got {self.dropout}")
+        together = len(self.tasks) > 1 and self.task_sampling != "sequential"
+        if self.loss != "sum" and not together:
+            raise MtpfError(f"--loss {self.loss} combines the losses of the tasks of one step, but "
+                            + ("one task is trained" if len(self.tasks) < 2 else "--task-sampling sequential trains one "
+                               "task per step") + ": use --loss sum, or several tasks with parallel / round-robin")
+        if self.loss == "fls" and not set(self.focus) & set(self.tasks):
+            raise MtpfError(f"--loss fls needs --focus naming one of {self.tasks}")
+        if self.pcgrad and not together:
+            raise MtpfError("--pcgrad needs several tasks in the same step (--task-sampling parallel or round-robin)")
+        if self.pcgrad and self.mode == "lora-per-task":
+            raise MtpfError("--pcgrad projects gradients of shared parameters; with --mode lora-per-task the tasks "
+                            "share none (use shared-lora or full)")
