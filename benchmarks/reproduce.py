@@ -119,7 +119,7 @@ def pretrain(backbone: str, variant: str, data_root: str, corpus: Path, result_d
     sh(cmd, ROOT / result_dir / "commands.txt")
     records = [json.loads(x) for x in (ROOT / run / "log.jsonl").read_text().splitlines() if x.strip()]
     summary = {"steps": len(records), "wall_seconds_last_segment": records[-1]["elapsed_s"] if records else None,
-               "final_losses": {k: v for k, v in records[-1].items() if k.endswith("loss")} if records else {},
+               "final_losses": {k: v for k, v in records[-1].items() if k.startswith("loss")} if records else {},
                "config": json.loads((ROOT / run / "config.json").read_text())}
     (ROOT / result_dir / "pretrain.json").write_text(json.dumps(summary, indent=2) + "\n")
     return run
