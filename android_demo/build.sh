@@ -66,6 +66,14 @@ rm -rf "$BUILD/core" && mkdir -p "$BUILD/core"
 TESTS=$(cd core/src/test/kotlin && find . -name "*Test.kt" | sed 's|^\./||; s|\.kt$||; s|/|.|g' | sort)
 java -Dgolden.dir=core/src/test/resources -cp "$BUILD/core/tests.jar:$BUILD/core/core.jar:$JSON_JAR:$JUNIT_CP:$STDLIB" \
     org.junit.runner.JUnitCore $TESTS
+say "core: ONNX Runtime loads the LoRA adapter files the core writes (OrtLoraAdapter's format)"
+java -cp "$BUILD/core/tests.jar:$BUILD/core/core.jar:$JSON_JAR:$STDLIB" ai.mtpf.core.WriteOrtAdaptersKt \
+    core/src/test/resources/bundle "$BUILD/core/ort_adapters"
+if [ -x ../.venv/bin/python ]; then
+    ../.venv/bin/python ../scripts/android_check_adapter.py core/src/test/resources/bundle "$BUILD/core/ort_adapters"
+else
+    echo "skipped: no ../.venv (make install) to load them with ONNX Runtime's Python package"
+fi
 
 # ---------------------------------------------------------------- app
 say "app: aidl, resources, Kotlin against android-23 + compile-only ONNX Runtime stubs, dex, package, sign"

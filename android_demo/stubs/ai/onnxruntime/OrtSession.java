@@ -6,6 +6,7 @@ import java.util.Map;
 public class OrtSession implements AutoCloseable {
     private OrtSession() { }
     public Result run(Map<String, ? extends OnnxTensorLike> inputs) throws OrtException { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
+    public Result run(Map<String, ? extends OnnxTensorLike> inputs, RunOptions runOptions) throws OrtException { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
     @Override public void close() throws OrtException { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
 
     /** Compile-only stub. */
@@ -13,6 +14,13 @@ public class OrtSession implements AutoCloseable {
         public SessionOptions() { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
         public void setIntraOpNumThreads(int numThreads) throws OrtException { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
         public void addConfigEntry(String key, String value) throws OrtException { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
+        @Override public void close() { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
+    }
+
+    /** Compile-only stub. */
+    public static class RunOptions implements AutoCloseable {
+        public RunOptions() throws OrtException { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
+        public void addActiveLoraAdapter(OrtLoraAdapter adapter) throws OrtException { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
         @Override public void close() { throw new UnsupportedOperationException("compile-only stub: the real class comes from onnxruntime-android"); }
     }
 

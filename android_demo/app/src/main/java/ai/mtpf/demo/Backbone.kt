@@ -4,35 +4,31 @@ import ai.mtpf.core.AdapterArchive
 import ai.mtpf.core.BundleException
 import ai.mtpf.core.BundleManifest
 import ai.mtpf.core.Classifier
-import ai.mtpf.core.LoraInt8
 import ai.mtpf.core.NerDecoder
-import ai.mtpf.core.Tensor
+import ai.mtpf.core.OrtAdapterFormat
 import ai.mtpf.core.Windows
 import ai.mtpf.core.WordPieceTokenizer
-import ai.onnxruntime.OnnxJavaType
 import ai.onnxruntime.OnnxTensor
 import ai.onnxruntime.OrtEnvironment
+import ai.onnxruntime.OrtLoraAdapter
 import ai.onnxruntime.OrtSession
 import org.json.JSONArray
 import org.json.JSONObject
 import java.io.File
 import java.io.FileInputStream
-import java.nio.ByteBuffer
-import java.nio.ByteOrder
-import java.nio.FloatBuffer
 import java.nio.LongBuffer
 import java.security.DigestInputStream
 import java.security.MessageDigest
 
 /**
  * The system side: the bundle's backbone in ONE ONNX Runtime session, loaded once, and the adapters
- * shipped beside it. An adapter's LoRA factors become ONNX Runtime tensors once, when it is loaded, and
- * are fed as the backbone's LoRA slot inputs of each call that names it — switching adapters never
- * reloads the session (what the Python runtime does; see android_demo/README.md for why not
- * `OrtLoraAdapter`). Every adapter is validated as untrusted input and must have been made for this
- * backbone (its manifest's weights hash); a refused one is listed with the reason.
+ * shipped beside it. Every adapter is validated as untrusted input and must have been made for this
+ * backbone (its manifest's weights hash); a refused one is listed with the reason. An accepted adapter's
+ * LoRA factors (the backbone's slot inputs; int8 per column for an int8-LoRA bundle) are written once as
+ * an ONNX Runtime adapter file in ``cacheDir``, loaded with `OrtLoraAdapter.create`, and activated per
+ * request with `RunOptions.addActiveLoraAdapter` — switching adapters never reloads the session.
  */
-class Backbone(private val folder: File, threads: Int = 2) : AutoCloseable {
+class Backbone(private val folder: File, private val cacheDir: File, threads: Int = 2) : AutoCloseable {
     val manifest = BundleManifest(File(folder, "manifest.json").readText(), "${folder.path}/manifest.json")
     private val tokenizer = WordPieceTokenizer(bundleFile(manifest.tokenizerFile).readText())
     private val env = OrtEnvironment.getEnvironment()
@@ -40,7 +36,7 @@ class Backbone(private val folder: File, threads: Int = 2) : AutoCloseable {
     private val loaded = LinkedHashMap<String, Loaded>()
     val refused = LinkedHashMap<String, String>()
 
-    private class Loaded(val archive: AdapterArchive, val feeds: Map<String, OnnxTensor>)
+    private class Loaded(val archive: AdapterArchive, val lora: OrtLoraAdapter?, val options: OrtSession.RunOptions)
 
     init {
         val model = bundleFile(manifest.backboneFile)
@@ -55,7 +51,7 @@ class Backbone(private val folder: File, threads: Int = 2) : AutoCloseable {
             try {
                 val archive = AdapterArchive.read(bundleFile(rel).readBytes(), rel)
                 archive.checkFits(manifest, rel)
-                loaded[name] = Loaded(archive, feeds(archive.lora))
+                loaded[name] = load(name, archive)
             } catch (e: BundleException) {
                 refused[name] = e.message ?: "refused"
             }
@@ -69,21 +65,16 @@ class Backbone(private val folder: File, threads: Int = 2) : AutoCloseable {
         return file
     }
 
-    /** The LoRA factors as slot inputs: fp32 as they are, or int8 per column for an int8-LoRA backbone. */
-    private fun feeds(lora: Map<String, Tensor>): Map<String, OnnxTensor> {
-        val out = HashMap<String, OnnxTensor>()
-        for ((name, t) in lora) {
-            if (manifest.loraPrecision == "int8") {
-                val q = LoraInt8.quantizeColumns(LoraInt8.transpose(t))
-                val shape = longArrayOf(t.shape[1].toLong(), t.shape[0].toLong())
-                out[name] = OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(q.q.size).put(q.q).rewind() as ByteBuffer,
-                    shape, OnnxJavaType.INT8)
-                out["$name.scale"] = OnnxTensor.createTensor(env, FloatBuffer.wrap(q.scale), longArrayOf(q.scale.size.toLong()))
-            } else {
-                out[name] = OnnxTensor.createTensor(env, FloatBuffer.wrap(t.data), t.shape.map { it.toLong() }.toLongArray())
-            }
-        }
-        return out
+    /** The adapter's LoRA as an ONNX Runtime adapter, active in this adapter's run options. */
+    private fun load(name: String, archive: AdapterArchive): Loaded {
+        val options = OrtSession.RunOptions()
+        if (archive.lora.isEmpty()) return Loaded(archive, null, options)
+        val file = File(cacheDir, "adapters/$name.onnx_adapter")
+        file.parentFile?.mkdirs()
+        file.writeBytes(OrtAdapterFormat.write(OrtAdapterFormat.slotParams(archive.lora, manifest.loraPrecision == "int8")))
+        val lora = OrtLoraAdapter.create(file.absolutePath)
+        options.addActiveLoraAdapter(lora)
+        return Loaded(archive, lora, options)
     }
 
     fun describe(): JSONObject {
@@ -101,10 +92,10 @@ class Backbone(private val folder: File, threads: Int = 2) : AutoCloseable {
         val ids = OnnxTensor.createTensor(env, LongBuffer.wrap(LongArray(row.size) { row[it].toLong() }), shape)
         val mask = OnnxTensor.createTensor(env, LongBuffer.wrap(LongArray(row.size) { 1L }), shape)
         try {
-            val inputs = HashMap<String, OnnxTensor>(adapter.feeds)
+            val inputs = HashMap<String, OnnxTensor>()
             inputs["input_ids"] = ids
             inputs["attention_mask"] = mask
-            val result = session.run(inputs)
+            val result = session.run(inputs, adapter.options)
             try {
                 @Suppress("UNCHECKED_CAST")
                 return (result.get(0).value as Array<Array<FloatArray>>)[0]
@@ -162,7 +153,7 @@ class Backbone(private val folder: File, threads: Int = 2) : AutoCloseable {
     }
 
     override fun close() {
-        for (a in loaded.values) for (t in a.feeds.values) t.close()
+        for (a in loaded.values) { a.options.close(); a.lora?.close() }
         session.close()
     }
 

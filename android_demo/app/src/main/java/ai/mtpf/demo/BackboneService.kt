@@ -21,7 +21,7 @@ class BackboneService : Service() {
         synchronized(lock) {
             if (backbone == null && loadError == null) {
                 try {
-                    backbone = Backbone(bundleFolder())
+                    backbone = Backbone(bundleFolder(), cacheDir)
                 } catch (e: Exception) {
                     loadError = "${e.javaClass.simpleName}: ${e.message}"
                 }
