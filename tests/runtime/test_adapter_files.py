@@ -147,7 +147,7 @@ def test_member_claiming_more_bytes_than_the_file(system, ner, tmp_path):
     (lambda m: m.update(max_length="128"), "field 'max_length' must be int, not str"),
     (lambda m: m.update(backbone={}), "field 'backbone': field 'weights_sha256' is missing"),
     (lambda m: m.update(lora=None), "with lora=null must hold ['head.safetensors'], it holds"),
-    (lambda m: m.update(task="translate"), "field 'task' must be one of ['ner', 'tc', 'lora']"),
+    (lambda m: m.update(task="translate"), "field 'task' must be one of ['ner', 'tc', 'pair-tc', 'sts', 'lora']"),
     (lambda m: m.update(normalize="yes"), "field 'normalize' must be bool"),
     (lambda m: m.update(name="../evil"), "field 'name': '../evil' must be 1-64 letters"),
     (lambda m: m.update(extra_field=1), "unknown field(s) ['extra_field']"),
