@@ -138,14 +138,14 @@ class Evaluator:
     def _tc_encoder(self, entry: DatasetEntry, cfg) -> dict:
         """Encoder (with the TC LoRA), tokenizer and test embeddings of a dataset, computed once."""
         from ..data.tokenization import load_tokenizer
-        from ..training.adapt.tc import _encoder_with_adapter, embed_texts
+        from ..training.adapt.tc import embed_texts, encoder_with_adapter
 
         if entry.name not in self._tc_cache:
             self._tc_cache.clear()  # one dataset's embeddings at a time
             splits = self.splits(entry)
             backbone_dir = resolve_backbone(cfg.backbone)
             tok = load_tokenizer(backbone_dir)
-            encoder = _encoder_with_adapter(cfg, backbone_dir)
+            encoder = encoder_with_adapter(cfg, backbone_dir)
             test_x = embed_texts(encoder, tok, [t.text for t in splits["test"]], cfg.max_length, cfg.batch_size,
                                  cfg.normalize, cfg.device, f"embedding {entry.name} test")
             self._tc_cache[entry.name] = {"splits": splits, "tok": tok, "encoder": encoder, "test_x": test_x,

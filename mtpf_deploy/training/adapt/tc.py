@@ -97,7 +97,8 @@ def logreg_head(clf: LogisticRegression, labels: list[str]) -> dict[str, np.ndar
     return {"weight": coef[order].astype(np.float32), "bias": bias[order].astype(np.float32)}
 
 
-def _encoder_with_adapter(cfg: TcAdaptConfig, backbone_dir: Path) -> torch.nn.Module:
+def encoder_with_adapter(cfg: TcAdaptConfig, backbone_dir: Path) -> torch.nn.Module:
+    """The encoder with ``cfg.adapter``'s LoRA active (the backbone alone when there is none)."""
     encoder = load_encoder(backbone_dir, cfg.device)
     if cfg.adapter:
         if read_adapter_dir(cfg.adapter).lora_config is None:  # also validates the folder
@@ -118,7 +119,7 @@ def adapt_tc(cfg: TcAdaptConfig, splits: dict[str, list[LabeledText]], out: str 
     if len(labels) < 2:
         raise MtpfError(f"the train split has only {len(labels)} distinct label(s); need at least 2")
     report_unseen_labels({s: [x.label for x in v] for s, v in splits.items()}, set(labels), log)
-    encoder = _encoder_with_adapter(cfg, backbone_dir)
+    encoder = encoder_with_adapter(cfg, backbone_dir)
     metrics: dict = {"train_examples": len(train), "labels": len(labels)}
     if cfg.finetune:
         model, head = _finetune(cfg, encoder, tok, train, labels, metrics)
