@@ -81,6 +81,17 @@ def write_table() -> None:
         rows.append(f"| {name} | {_fmt(dev, 'sst')} | {_fmt(dev, 'para')} | {_fmt(dev, 'sts')} | "
                     f"{dev.get('total', float('nan')):.3f} | {_fmt(test, 'sst')} | {_fmt(test, 'para')} | "
                     f"{_fmt(test, 'sts')} | {test.get('total', float('nan')):.3f} | {c['best_epoch']} |")
+    singles = [ROOT / OUT / f"v{i}.json" for i in range(3)]
+    if all(c.exists() for c in singles):  # the three single-task models side by side, as the report's row 2
+        parts = [json.loads(c.read_text()) for c in singles]
+        merged = {split: {t: m[split][t] for m, t in zip(parts, ("sst", "para", "sts"))} for split in ("dev", "test")}
+        for split in merged:
+            m = merged[split]
+            merged[split]["total"] = (m["sst"]["accuracy"] + m["para"]["accuracy"] + (m["sts"]["pearson"] + 1) / 2) / 3
+        dev, test = merged["dev"], merged["test"]
+        rows.insert(3, f"| three single-task models (combined) | {_fmt(dev, 'sst')} | {_fmt(dev, 'para')} | "
+                       f"{_fmt(dev, 'sts')} | {dev['total']:.3f} | {_fmt(test, 'sst')} | {_fmt(test, 'para')} | "
+                       f"{_fmt(test, 'sts')} | {test['total']:.3f} | — |")
     head = ("| variant | SST dev acc | PARA dev acc | STS dev Pearson | total dev | SST test | PARA test | STS test | "
             "total test | best epoch |\n|---|---|---|---|---|---|---|---|---|---|\n")
     text = ("# Multi-task fine-tuning (second source) at CPU scale\n\n"
