@@ -99,6 +99,15 @@ def _temp_folder(folder: Path) -> Iterator[None]:
         tempfile.tempdir = saved
 
 
+def strip_stack_traces(model: onnx.ModelProto) -> None:
+    """Drop the Python stack trace torch.onnx records on each node: it names files on the exporting
+    machine (absolute paths), which a shipped bundle should not carry."""
+    for node in model.graph.node:
+        kept = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+
+
 def add_slot_defaults(path: Path, slots: list[Slot]) -> None:
     """Give every slot input an empty rank-0 initializer, so the model runs unchanged with no adapter
     (int8 slots of ``lora_to_int8`` get int8 factors and their scales)."""
@@ -114,5 +123,6 @@ def add_slot_defaults(path: Path, slots: list[Slot]) -> None:
             defaults = {s.a_name: np.zeros((0, s.in_features), np.float32),
                         s.b_name: np.zeros((s.out_features, 0), np.float32)}
         model.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in defaults.items())
+    strip_stack_traces(model)
     onnx.save(model, str(path))
     onnx.checker.check_model(str(path))
