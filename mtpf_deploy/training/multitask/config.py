@@ -22,6 +22,8 @@ class MultitaskConfig(Settings):
     mode: str = setting("lora-per-task", "what trains: one LoRA per task on the frozen backbone (deployable as "
                         "adapters of one bundle), one shared LoRA, or the whole encoder (the report)", choices=MODES)
     train_limit: int = setting(0, "seeded subset of each task's train split (0: all)")
+    task_train_limit: list[str] = setting([], "per-task override of --train-limit as TASK=N, e.g. para=300,sts=600 "
+                                          "(unequal sizes, like the report's datasets)")
     epochs: int = setting(3, "passes; an epoch's length depends on --task-sampling")
     batch_size: int = setting(32, "examples per task per step")
     max_length: int = setting(128, "max sub-words per sentence")
@@ -53,6 +55,18 @@ class MultitaskConfig(Settings):
     seed: int = setting(0, "random seed")
     device: str = setting("cpu", "torch device")
 
+    def train_limits(self) -> dict[str, int]:
+        """Each trained task's train-split cap (0: all), --task-train-limit over --train-limit."""
+        limits = {t: self.train_limit for t in self.tasks}
+        for item in self.task_train_limit:
+            task, eq, n = item.partition("=")
+            if not eq or not n.strip().isdigit():
+                raise MtpfError(f"--task-train-limit: {item!r} is not TASK=N with N a whole number >= 0")
+            if task.strip() not in self.tasks:
+                raise MtpfError(f"--task-train-limit: {task.strip()!r} is not a trained task ({', '.join(self.tasks)})")
+            limits[task.strip()] = int(n)
+        return limits
+
     def validate(self) -> None:
         self.check_choices()
         if not self.tasks:
@@ -70,6 +84,7 @@ class MultitaskConfig(Settings):
             raise MtpfError(f"--bregman-beta must be in [0, 1), got {self.bregman_beta}")
         if not 0 <= self.dropout < 1:
             raise MtpfError(f"--dropout must be in [0, 1), got {self.dropout}")
+        self.train_limits()
         together = len(self.tasks) > 1 and self.task_sampling != "sequential"
         if self.loss != "sum" and not together:
             raise MtpfError(f"--loss {self.loss} combines the losses of the tasks of one step, but "

@@ -98,7 +98,8 @@ class MultitaskTrainer:
         self.backbone_dir = resolve_backbone(cfg.backbone)
         self.tok = load_tokenizer(self.backbone_dir)
         _, _, self.pad = special_ids(self.tok)
-        train = {t: _limited(splits[t]["train"], cfg.train_limit, cfg.seed) for t in cfg.tasks}
+        limits = cfg.train_limits()
+        train = {t: _limited(splits[t]["train"], limits[t], cfg.seed) for t in cfg.tasks}
         present = sorted({r.label for r in train["sst"]}) if "sst" in cfg.tasks else []
         self.sst_labels = [x for x in SST_ORDER if x in present] + [x for x in present if x not in SST_ORDER]
         self.data = {s: {t: TaskData(t, train[t] if s == "train" else splits[t][s], self.tok, cfg.max_length,

@@ -127,10 +127,23 @@ def test_sequential_parallel_and_round_robin_batches():
     ({"tasks": []}, "--tasks is empty"),
     ({"bregman_beta": 1.0}, "--bregman-beta"),
     ({"smart_weight": -1.0}, "--smart-weight must be >= 0"),
+    ({"task_train_limit": ["para:300"]}, "not TASK=N"),
+    ({"task_train_limit": ["para=-3"]}, "not TASK=N"),
+    ({"task_train_limit": ["sts=10"], "tasks": ["sst", "para"]}, "'sts' is not a trained task"),
 ])
 def test_bad_settings_are_clear_errors(options, message):
     with pytest.raises(MtpfError, match=message):
         MultitaskConfig(**options).validate()
+
+
+def test_task_train_limit_caps_each_task_and_round_robin_then_differs_from_parallel(tiny_bert, splits):
+    cfg = MultitaskConfig(backbone=str(tiny_bert), train_limit=64, task_train_limit=["para=16", "sts=0"])
+    assert cfg.train_limits() == {"sst": 64, "para": 16, "sts": 0}
+    trainer = MultitaskTrainer(cfg, splits, log=lambda m: None)
+    sizes = {t: d.n for t, d in trainer.data["train"].items()}
+    assert sizes == {"sst": 64, "para": 16, "sts": len(splits["sts"]["train"])}
+    assert len(epoch_schedule(sizes, 16, "parallel", random.Random(0))) == 1
+    assert len(epoch_schedule(sizes, 16, "round-robin", random.Random(0))) == -(-len(splits["sts"]["train"]) // 16)
 
 
 def test_gls_and_pcgrad_change_the_update(tiny_bert, splits):
