@@ -9,7 +9,8 @@ regularisation on the input embeddings and the Bregman proximal point term.
 and the squared error for regression outputs."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -56,6 +57,21 @@ class ProximalAnchor:
     def __init__(self, named: dict[str, torch.nn.Parameter], beta: float):
         self.beta = beta
         self.params = {n: p.detach().clone() for n, p in named.items()}
+
+    @contextmanager
+    def swapped_in(self, named: dict[str, torch.nn.Parameter]) -> Iterator[None]:
+        """Hold θ̃ in the live parameters for a forward pass, then restore θ. Copies in place, so the
+        parameter objects (and the optimizer's references) stay; use it before building this step's
+        graph (an in-place change to a tensor a graph saved would break its backward)."""
+        with torch.no_grad():
+            saved = {n: p.detach().clone() for n, p in named.items()}
+            try:
+                for n, p in named.items():
+                    p.copy_(self.params[n])
+                yield
+            finally:
+                for n, p in named.items():
+                    p.copy_(saved[n])
 
     @torch.no_grad()
     def update(self, named: dict[str, torch.nn.Parameter]) -> None:

@@ -117,9 +117,24 @@ class MultitaskTrainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
 
     # ------------------------------------------------------------------ one step
-    def _task_objective(self, task: str, b: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        """Task loss + λ_s R_s + μ D_Breg for one batch (with graphs)."""
+    def _anchored_outputs(self, batches: list[tuple[str, dict]]) -> list[torch.Tensor | None]:
+        """f(x; θ̃) for each (task, batch) of a step, all before any graph of the step is built (the
+        swap changes the parameters in place, which would break a graph that saved them)."""
+        if self.anchor is None:
+            return [None] * len(batches)
+        outs = []
+        with self.anchor.swapped_in(self.trainable), torch.no_grad():
+            for task, b in batches:
+                self.model.activate(task)
+                mask = b["attention_mask"].to(self.cfg.device)
+                outs.append(self.model(task, self.model.embeddings(b["input_ids"].to(self.cfg.device)), mask))
+        return outs
+
+    def _task_objective(self, task: str, b: dict, anchored: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Task loss + λ_s R_s + μ D_Breg for one batch (with graphs); ``anchored``: f(x; θ̃) of the batch."""
         cfg, model = self.cfg, self.model
+        if anchored is None and self.anchor is not None:
+            (anchored,) = self._anchored_outputs([(task, b)])
         model.activate(task)
         ids, mask, target = b["input_ids"].to(cfg.device), b["attention_mask"].to(cfg.device), b["target"].to(cfg.device)
         embeds = model.embeddings(ids)
@@ -132,9 +147,7 @@ class MultitaskTrainer:
                                          cfg.smart_step_size, cfg.smart_steps, cfg.smart_noise, generator=self.generator)
             loss = loss + cfg.smart_weight * r_s
             parts[f"smart_{task}"] = float(r_s.detach())
-        if self.anchor is not None:
-            with torch.no_grad():
-                anchored = torch.func.functional_call(model, self.anchor.params, (task, embeds.detach(), mask), strict=False)
+        if anchored is not None:
             breg = smoothness_loss(outputs, anchored, kind)
             loss = loss + cfg.bregman_weight * breg
             parts[f"bregman_{task}"] = float(breg.detach())
@@ -145,8 +158,9 @@ class MultitaskTrainer:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         losses, stats = {}, {}
-        for task, idx in step:
-            losses[task], parts = self._task_objective(task, self.data["train"][task].batch(idx, self.pad))
+        batches = [(task, self.data["train"][task].batch(idx, self.pad)) for task, idx in step]
+        for (task, b), anchored in zip(batches, self._anchored_outputs(batches)):
+            losses[task], parts = self._task_objective(task, b, anchored)
             stats.update(parts)
         leaves = {t: v.detach().clone().requires_grad_(True) for t, v in losses.items()}
         total = combine_losses(leaves, cfg.loss, tuple(cfg.focus))

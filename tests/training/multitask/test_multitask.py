@@ -90,6 +90,38 @@ def test_smart_at_zero_strength_is_the_plain_loss(tiny_bert, splits):
     assert loss.item() == pytest.approx(plain.item(), rel=1e-6) and set(parts) == {"loss_sts"}
 
 
+@pytest.mark.parametrize("mode", ["full", "shared-lora"])
+def test_bregman_term_uses_the_anchor_and_keeps_the_model_training(tiny_bert, splits, mode):
+    """The encoder (whose modules the model reaches under two names) keeps its own parameters after a
+    Bregman step, the next STS step (no head: only the encoder trains) still updates it, and the term
+    is l_s(f(x; θ), f(x; θ̃)) with θ̃ in a separate copy of the model."""
+    import copy
+
+    cfg = MultitaskConfig(backbone=str(tiny_bert), mode=mode, tasks=["sts"], bregman_weight=1.0, dropout=0.0,
+                          lora_dropout=0.0, lr=1e-2)
+    trainer = MultitaskTrainer(cfg, {"sts": splits["sts"]}, log=lambda m: None)
+    params = dict(trainer.model.named_parameters(remove_duplicate=False))
+    for _ in range(2):
+        trainer.train_step([("sts", list(range(16)))])
+    after = dict(trainer.model.named_parameters(remove_duplicate=False))
+    assert all(after[n] is p and (p.requires_grad or "lora_" not in n and mode != "full") for n, p in params.items())
+    theta = {n: p.detach().clone() for n, p in trainer.trainable.items()}
+    trainer.train_step([("sts", list(range(16)))])
+    assert any(not torch.equal(theta[n], p) for n, p in trainer.trainable.items())
+
+    b = trainer.data["train"]["sts"].batch(list(range(8)), trainer.pad)
+    trainer.model.eval()  # no dropout: both forward passes comparable
+    _, parts = trainer._task_objective("sts", b)
+    anchored_model = copy.deepcopy(trainer.model)
+    with torch.no_grad():
+        for n, p in anchored_model.named_parameters():
+            if n in trainer.anchor.params:
+                p.copy_(trainer.anchor.params[n])
+        f = lambda m: m("sts", m.embeddings(b["input_ids"]), b["attention_mask"])  # noqa: E731
+        by_hand = ((f(trainer.model) - f(anchored_model)) ** 2).mean().item()
+    assert by_hand > 0 and parts["bregman_sts"] == pytest.approx(by_hand, rel=1e-5)
+
+
 def test_proximal_anchor_momentum():
     p = torch.nn.Parameter(torch.tensor([1.0]))
     anchor = ProximalAnchor({"p": p}, beta=0.9)
