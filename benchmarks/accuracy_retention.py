@@ -47,7 +47,7 @@ def main() -> None:
 
     from executorch_vs_onnx import banking_adapter
 
-    from mtpf_deploy.data.files import load_task_splits
+    from mtpf_deploy.data.splits import load_task_splits
     from mtpf_deploy.data.tokenization import words_to_text
     from mtpf_deploy.export.write_bundle import export_bundle
     from mtpf_deploy.runtime import SystemModel
@@ -61,12 +61,11 @@ def main() -> None:
         metrics = adapt_ner(NerAdaptConfig(epochs=args.epochs, batch_size=32, lora_lr=2e-3), splits, tmp / "ner", log=print)
         tc_test = banking_adapter(tmp / "tc")
         both = {"ner": tmp / "ner", "tc": tmp / "tc"}
-        export_bundle("default", both, tmp / "fp32", quantize="none", backends=("onnx", "executorch"), log=print)
-        export_bundle("default", both, tmp / "int8", quantize="int8", log=print)
-        export_bundle("default", both, tmp / "int8_fp32_lora", quantize="int8", int8_lora=False, log=print)
-        export_bundle("default", both, tmp / "int8_ffn", quantize="int8", int8_options={"keep_fp32": ("ffn_out",)},
-                      log=print)
-        export_bundle("default", both, tmp / "et8", backends=("executorch",), et_quantize="int8", log=print)
+        export_bundle("default", both, tmp / "fp32", precision="fp32", backends=("onnx", "executorch"), log=print)
+        export_bundle("default", both, tmp / "int8", precision="int8", log=print)
+        export_bundle("default", both, tmp / "int8_fp32_lora", precision="int8", int8_lora=False, log=print)
+        export_bundle("default", both, tmp / "int8_ffn", precision="int8", int8_keep_fp32=["ffn_out"], log=print)
+        export_bundle("default", both, tmp / "et8", backends=("executorch",), et_precision="int8", log=print)
         systems = {"onnx fp32": SystemModel.load(tmp / "fp32"), "onnx int8 (default: int8 LoRA)": SystemModel.load(tmp / "int8"),
                    "onnx int8, fp32 LoRA": SystemModel.load(tmp / "int8_fp32_lora"),
                    "onnx int8, MLP down-projections fp32": SystemModel.load(tmp / "int8_ffn"),

@@ -20,8 +20,8 @@ def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ner = ner_sized_adapter(Path(tmp) / "ner", max_length=128)
         banking_adapter(Path(tmp) / "tc")
-        export_bundle("default", {"ner": ner, "tc": Path(tmp) / "tc"}, out, quantize="int8",
-                      backends=("onnx", "executorch"), et_quantize="int8", overwrite=True)
+        export_bundle("default", {"ner": ner, "tc": Path(tmp) / "tc"}, out, precision="int8",
+                      backends=("onnx", "executorch"), et_precision="int8", overwrite=True)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def ner_sized_adapter(out: Path, max_length: int = 512) -> Path:
 
 def banking_adapter(out: Path) -> list:
     """``adapt tc`` (logistic regression, default backbone) on the committed Banking77 sample; returns test."""
-    from mtpf_deploy.data.files import load_task_splits
+    from mtpf_deploy.data.splits import load_task_splits
     from mtpf_deploy.training.adapt.config import TcAdaptConfig
     from mtpf_deploy.training.adapt.tc import adapt_tc
 
@@ -77,11 +77,11 @@ def main() -> None:
         test = banking_adapter(tmp / "tc")
         both = {"ner": adapter, "tc": tmp / "tc"}
         t0 = time.perf_counter()
-        export_bundle("default", both, tmp / "fp32", quantize="none", backends=("onnx", "executorch"),
+        export_bundle("default", both, tmp / "fp32", precision="fp32", backends=("onnx", "executorch"),
                       et_max_rank=32, log=print)
         export_seconds = time.perf_counter() - t0
-        export_bundle("default", both, tmp / "int8", quantize="int8", log=print)
-        export_bundle("default", both, tmp / "et8", backends=("executorch",), et_max_rank=32, et_quantize="int8",
+        export_bundle("default", both, tmp / "int8", precision="int8", log=print)
+        export_bundle("default", both, tmp / "et8", backends=("executorch",), et_max_rank=32, et_precision="int8",
                       log=print)
         sizes = {"onnx fp32 backbone.onnx": (tmp / "fp32/backbone.onnx").stat().st_size,
                  "onnx int8 backbone.onnx": (tmp / "int8/backbone.onnx").stat().st_size,

@@ -26,9 +26,9 @@ from mtpf_deploy.training.adapt.tc import TcAdaptConfig, adapt_tc
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 VARIANTS = {
     "fp32": None,
-    "int8 MatMul": {"op_types": ("MatMul",)},
+    "int8 MatMul": {"int8_ops": ["MatMul"]},
     "int8 MatMul+Gather (default)": {},
-    "int8 MatMul+Gather, MLP out fp32": {"keep_fp32": ("ffn_out",)},
+    "int8 MatMul+Gather, MLP out fp32": {"int8_keep_fp32": ["ffn_out"]},
 }
 
 
@@ -67,8 +67,8 @@ def main() -> None:
         systems = {}
         for name, options in VARIANTS.items():
             out = tmp / str(len(systems))
-            export_bundle("default", adapters, out, quantize="none" if options is None else "int8",
-                          int8_options=options, log=quiet)
+            export_bundle("default", adapters, out, precision="fp32" if options is None else "int8", log=quiet,
+                          **(options or {}))
             systems[name] = SystemModel.load(out, threads=1)
         ref = systems["fp32"]
         ref_labels = {k: [c.label for c in ref.classify(test, k)] for k in adapters}

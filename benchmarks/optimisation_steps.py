@@ -22,7 +22,7 @@ from mtpf_deploy.bench.machine import machine_info
 from mtpf_deploy.bench.timing import interleaved, token_rows
 from mtpf_deploy.export.write_bundle import export_bundle
 from mtpf_deploy.runtime import SystemModel
-from mtpf_deploy.runtime.engine import session_options
+from mtpf_deploy.runtime.engines.onnx import session_options
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 # name -> (export options, ONNX Runtime's SkipLayerNormFusion on)
@@ -44,7 +44,7 @@ def main() -> None:
         systems = {}
         for i, (name, (options, skip_layer_norm)) in enumerate(STEPS.items()):
             if not (tmp / str(i - 1)).exists() or options != list(STEPS.values())[i - 1][0]:
-                export_bundle("default", {"ner": adapter}, tmp / str(i), quantize="int8", log=lambda m: None, **options)
+                export_bundle("default", {"ner": adapter}, tmp / str(i), precision="int8", log=lambda m: None, **options)
             else:
                 (tmp / str(i)).symlink_to(tmp / str(i - 1))
             systems[name] = SystemModel.load(tmp / str(i), threads=1)

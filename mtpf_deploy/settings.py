@@ -20,10 +20,16 @@ T = TypeVar("T", bound="Settings")
 
 
 def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, flag: str | None = None,
-            aliases: tuple[str, ...] = (), multiple: bool = False) -> Any:
+            aliases: tuple[str, ...] = (), multiple: bool = False, bounds: tuple[float | None, float | None] | None = None,
+            open_low: bool = False, open_high: bool = False, values: dict[str, Any] | None = None,
+            required: bool = False) -> Any:
     """A config field. ``flag``: the CLI/TOML name when it differs from the field name; ``aliases``:
-    older spellings still accepted (hidden in ``--help``); ``multiple``: the flag may be repeated."""
-    meta = {"help": help, "choices": choices, "flag": flag, "aliases": aliases, "multiple": multiple}
+    older spellings still accepted (hidden in ``--help``); ``multiple``: the flag may be repeated;
+    ``bounds``: (low, high) a number must lie in (None: unbounded; ``open_low`` / ``open_high``: that end excluded);
+    ``values``: older values still accepted, mapped to their new meaning (``{"none": "fp32"}``);
+    ``required``: the run cannot start without it (a flag, or a key of the ``--config`` file)."""
+    meta = {"help": help, "choices": choices, "flag": flag, "aliases": aliases, "multiple": multiple,
+            "bounds": bounds, "open_low": open_low, "open_high": open_high, "values": values or {}, "required": required}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -72,10 +78,41 @@ class Settings:
         """Build and validate a config from a mapping (TOML file, JSON, flags)."""
         values = cls.canonical(data, source)
         hints = typing.get_type_hints(cls)
-        kwargs = {name: coerce(value, hints[name], f"{source}: {name}") for name, value in values.items()}
-        cfg = cls(**kwargs)
-        cfg.check_choices()
-        return cfg
+        meta = {f.name: f.metadata for f in fields(cls)}  # type: ignore[arg-type]
+        by_name = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+        where = {name: f"--{flag_name(by_name[name])}" if source == "flags" else f"{source}: {name}" for name in values}
+        kwargs = {name: coerce(_renamed_values(value, meta[name].get("values") or {}), hints[name], where[name])
+                  for name, value in values.items()}
+        return cls(**kwargs)
+
+    def __post_init__(self) -> None:
+        """The rules declared beside the fields (required, choices, bounds) hold for every config that exists."""
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.metadata.get("required") and getattr(self, f.name) in (None, "", []):
+                raise MtpfError(f"--{flag_name(f)} is required")
+        self.check_choices()
+        self.check_bounds()
+
+    def validate(self) -> None:
+        """Rules across fields, checked once where a run starts (a config extends this)."""
+
+    def check_bounds(self) -> None:
+        """Every number with ``bounds`` lies in them (each element, for a list)."""
+        for f in fields(self):  # type: ignore[arg-type]
+            bounds = f.metadata.get("bounds")
+            value = getattr(self, f.name)
+            if not bounds or value is None:
+                continue
+            lo, hi = bounds
+            strict, strict_high = f.metadata.get("open_low"), f.metadata.get("open_high")
+            for v in value if isinstance(value, list) else [value]:
+                if (lo is None or (v > lo if strict else v >= lo)) and (hi is None or (v < hi if strict_high else v <= hi)):
+                    continue
+                if hi is not None:
+                    rule = f"in {'(' if strict else '['}{lo}, {hi}{')' if strict_high else ']'}"
+                else:
+                    rule = "positive" if strict and lo == 0 else f"{'>' if strict else '>='} {lo}"
+                raise MtpfError(f"--{flag_name(f)} must be {rule}, got {v}")
 
     @classmethod
     def from_toml(cls: type[T], path: str | Path, overrides: dict[str, Any] | None = None) -> T:
@@ -105,6 +142,19 @@ class Settings:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
 
+def _renamed_values(value: Any, renamed: dict[str, Any]) -> Any:
+    """Map older values to their new meaning (lists element by element, flattening list meanings)."""
+    if not renamed:
+        return value
+    if isinstance(value, (list, tuple)):
+        out: list = []
+        for v in value:
+            new = renamed.get(v, v) if isinstance(v, str) else v
+            out += new if isinstance(new, list) else [new]
+        return out
+    return renamed.get(value, value) if isinstance(value, str) else value
+
+
 def defaults(cls: type) -> dict[str, Any]:
     """Field name -> default value of a config dataclass."""
     out = {}
@@ -124,10 +174,20 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         return coerce(value, inner[0], where)
     if origin is list:
         if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+            value = [value]
         if not isinstance(value, (list, tuple)):
             raise MtpfError(f"{where}: expected a list, got {value!r}")
-        return [coerce(v, args[0] if args else str, where) for v in value]
+        # comma lists, also inside each repetition of a repeatable flag
+        value = [p.strip() for v in value for p in (v.split(",") if isinstance(v, str) else [v])
+                 if not isinstance(p, str) or p.strip()]
+        item = args[0] if args else str
+        try:
+            return [coerce(v, item, where) for v in value]
+        except MtpfError:
+            kind = {int: "integers", float: "numbers"}.get(item)
+            if kind is None:
+                raise
+            raise MtpfError(f"{where}: expected comma-separated {kind}, got {','.join(map(str, value))!r}") from None
     if hint is bool:
         if isinstance(value, bool):
             return value

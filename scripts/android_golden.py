@@ -70,7 +70,7 @@ def make_bundle() -> None:
                   synthetic_ner_splits(), Path(tmp) / "ner", log=quiet)
         adapt_tc(TcAdaptConfig(backbone=str(bert), finetune=True, lora_r=2, lora_alpha=4, warmup_epochs=1, epochs=2,
                                batch_size=32, max_length=32), synthetic_tc_splits(), Path(tmp) / "tc", log=quiet)
-        export_bundle(str(bert), {"ner": Path(tmp) / "ner", "tc": Path(tmp) / "tc"}, BUNDLE, quantize="none",
+        export_bundle(str(bert), {"ner": Path(tmp) / "ner", "tc": Path(tmp) / "tc"}, BUNDLE, precision="fp32",
                       max_length=32, overwrite=True, log=quiet)
     manifest = json.loads((BUNDLE / "manifest.json").read_text())
     manifest["backbone"]["source"] = "tiny random BERT (scripts/android_golden.py --make-bundle)"
@@ -83,8 +83,9 @@ def golden(bundle: Path = BUNDLE) -> dict:
     from mtpf_deploy.data.tokenization import encode_text, truncated_rows, windows
     from mtpf_deploy.formats.lora_int8 import quantize_columns
     from mtpf_deploy.runtime import SystemModel
-    from mtpf_deploy.runtime.ner_decode import best_window_per_token, decode_entities, word_predictions
-    from mtpf_deploy.runtime.system import _softmax, default_stride
+    from mtpf_deploy.runtime.tasks.classification import softmax as _softmax
+    from mtpf_deploy.runtime.tasks.ner import default_stride
+    from mtpf_deploy.runtime.tasks.ner_decode import best_window_per_token, decode_entities, word_predictions
 
     system = SystemModel.load(bundle, threads=1)
     ner, tc = system.load_adapter("ner"), system.load_adapter("tc")

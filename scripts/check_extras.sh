@@ -26,6 +26,18 @@ MTPF_TEST_FIXTURES="$work/fixtures" "$work/runtime/bin/python" -m pytest -q -p n
 "$work/runtime/bin/mtpf-deploy" predict --bundle "$work/fixtures/bundle" --adapter ner "alice smith went to paris" >/dev/null
 "$work/runtime/bin/mtpf-deploy" bench --bundle "$work/fixtures/bundle" --quick --no-baselines --out "$work/bench" >/dev/null
 test -s "$work/bench/bench.json"
+# the app side packs, inspects and tests an adapter without torch
+"$work/runtime/bin/mtpf-deploy" pack --bundle "$work/fixtures/bundle" --adapter "$work/fixtures/adapters/ner" \
+    --name app-ner --out "$work/app-ner.mtpfa" >/dev/null
+"$work/runtime/bin/mtpf-deploy" inspect "$work/app-ner.mtpfa" --bundle "$work/fixtures/bundle" | grep -q "backbone hash matches"
+"$work/runtime/bin/mtpf-deploy" predict --bundle "$work/fixtures/bundle" --adapter "$work/app-ner.mtpfa" "alice smith went to paris" \
+    | grep -q '"entities"'
+# and a torch command says which extra it needs, in one line
+for cmd in "export --out $work/x" "adapt ner --train x --out $work/x" "pretrain --out $work/x" "evaluate --out $work/x"; do
+    if out=$("$work/runtime/bin/mtpf-deploy" $cmd 2>&1); then echo "'$cmd' ran without torch"; exit 1; fi
+    echo "$out" | grep -q "needs the \[" || { echo "'$cmd' on [runtime]: $out"; exit 1; }
+    if echo "$out" | grep -q Traceback; then echo "'$cmd' on [runtime] printed a traceback"; exit 1; fi
+done
 
 echo "== [export] alone"
 "$PYTHON" -m venv "$work/export"

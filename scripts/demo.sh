@@ -30,7 +30,7 @@ $BIN/mtpf-deploy adapt tc --backbone "$OUT/run/backbone" --adapter "$OUT/run/ada
 
 echo
 echo "== export: int8 ONNX backbone with LoRA slots + one file per adapter =="
-$BIN/mtpf-deploy export --run "$OUT/run" --adapters "ner=$OUT/ner,tc=$OUT/tc" --quantize int8 \
+$BIN/mtpf-deploy export --run "$OUT/run" --adapters "ner=$OUT/ner,tc=$OUT/tc" --precision int8 \
   --out "$OUT/bundle" --overwrite
 $BIN/mtpf-deploy inspect "$OUT/bundle"
 

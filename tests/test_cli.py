@@ -164,3 +164,31 @@ def test_pack_one_more_adapter_for_an_existing_bundle(tiny_bundle, tiny_adapters
     res = CliRunner().invoke(main, ["pack", "--bundle", str(tiny_bundle), "--adapter", str(tiny_adapters["ner"]),
                                     "--name", "mine", "--out", str(out)])
     assert res.exit_code == 1 and "already exists" in res.output
+
+
+def test_export_keeps_every_repeated_adapter_and_takes_the_old_flags(tiny_bert, tiny_adapters, tmp_path):
+    """``--adapters`` given twice keeps both (it kept only the last); ``--backend`` is the flag,
+    ``--format`` / ``--quantize`` still work as hidden aliases with their old values."""
+    res = CliRunner().invoke(main, ["export", "--backbone", str(tiny_bert), "--adapters", f"x={tiny_adapters['ner']}",
+                                    "--adapters", f"y={tiny_adapters['tc']}", "--format", "onnx", "--quantize", "none",
+                                    "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "b/manifest.json").read_text())
+    assert sorted(manifest["adapters"]) == ["x", "y"] and manifest["backbone"]["precision"] == "fp32"
+    res = CliRunner().invoke(main, ["export", "--backbone", str(tiny_bert), "--backend", "tflite", "--out", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "tflite" in res.output and not (tmp_path / "c").exists()
+    assert "--backend [onnx|executorch]" in CliRunner().invoke(main, ["export", "--help"]).output
+
+
+def test_predict_dispatches_by_the_task_table(tiny_bundle, tmp_path):
+    """``predict`` reads the adapter's task kind from the table: texts for ner/tc, JSONL pairs for pair tasks."""
+    res = CliRunner().invoke(main, ["predict", "--bundle", str(tiny_bundle), "--adapter", "tc", "--top-k", "1",
+                                    "pizza and pasta"])
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.stdout.splitlines()[0])
+    assert line["text"] == "pizza and pasta" and len(line["probabilities"]) == 1
+    res = CliRunner().invoke(main, ["predict", "--bundle", str(tiny_bundle), "--adapter", "tc", "--input",
+                                    str(tmp_path / "missing.txt")])
+    assert res.exit_code == 1 and "missing.txt: no such file" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(main, ["predict", "--adapter", "tc", "x"])
+    assert res.exit_code == 1 and "--bundle is required" in res.output

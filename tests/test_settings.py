@@ -90,3 +90,32 @@ print("ok")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-2000:]
     assert logging.getLogger("torchao").level in (logging.NOTSET, logging.ERROR)  # (this process ran the CLI)
+
+
+def test_declared_bounds_values_and_required_fields():
+    """Ranges, renamed values and required fields live beside the fields and hold for every config."""
+    from mtpf_deploy.bench.config import BenchConfig
+    from mtpf_deploy.export.config import ExportConfig, PackConfig
+    from mtpf_deploy.training.multitask.config import MultitaskConfig
+
+    with pytest.raises(MtpfError, match=r"--dropout must be in \[0, 1\), got 1.0"):
+        MultitaskConfig(dropout=1.0)
+    with pytest.raises(MtpfError, match=r"--train-fraction must be in \(0, 1\], got 0"):
+        NerAdaptConfig(train_fraction=0)
+    assert NerAdaptConfig(train_fraction=1.0).train_fraction == 1.0
+    cfg = ExportConfig.from_dict({"quantize": "none", "format": "both", "et_quantize": "int8"}, "flags")
+    assert (cfg.precision, cfg.backends, cfg.et_precision) == ("fp32", ["onnx", "executorch"], "int8")
+    with pytest.raises(MtpfError, match="--backend must be one of onnx, executorch, not 'tflite'"):
+        ExportConfig.from_dict({"backend": ["tflite"]}, "flags")
+    with pytest.raises(MtpfError, match="--bundle is required"):
+        PackConfig.from_dict({"adapter": "a", "name": "n"}, "flags")
+    with pytest.raises(MtpfError, match="--lengths: expected comma-separated integers, got 'a,b'"):
+        BenchConfig.from_dict({"bundle": "b", "lengths": "a,b"}, "flags")
+    assert BenchConfig.from_dict({"bundle": "b", "lengths": "16, 32"}, "flags").lengths == [16, 32]
+    # a repeatable list flag keeps every repetition, each a comma list
+    assert ExportConfig.from_dict({"adapters": ["a=x,b=y", "c=z"]}, "flags").adapters == ["a=x", "b=y", "c=z"]
+
+
+def test_python_dash_m_runs_every_command():
+    res = subprocess.run([sys.executable, "-m", "mtpf_deploy.cli", "bench", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "--no-baselines" in res.stdout, res.stderr[-800:]

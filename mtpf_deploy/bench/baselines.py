@@ -34,8 +34,8 @@ def merged_backbone(source: Path, lora: dict[str, np.ndarray], slots: list[Slot]
 
 def export_merged_int8(folder: Path, out: Path, opset: int = 18) -> dict[str, int]:
     """The merged model as ONNX like our backbone (same fusions, same int8 quantization), no slots."""
-    from ..export.onnx_backbone import export_onnx, quantize_int8
-    from ..export.onnx_fusions import fuse_for_ort
+    from ..export.backends.onnx.fusions import fuse_for_ort
+    from ..export.backends.onnx.graph import export_onnx, quantize_int8
 
     raw, fused = out.with_suffix(".export.onnx"), out.with_suffix(".fused.onnx")
     export_onnx(folder, raw, opset, slotted=False)

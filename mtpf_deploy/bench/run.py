@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.tokenization import SPECIAL_TOKENS, content_window, windows
 from ..errors import MtpfError
 from ..formats.adapter_file import read_adapter_file
 from ..formats.bundle import bundle_path, read_bundle_manifest
 from ..formats.lora_slots import Slot
 from ..runtime import SystemModel
-from ..runtime.system import default_stride
+from ..runtime.tasks.ner import default_stride
 from .machine import machine_info
 from .memory import rss_in_subprocess
 from .roofline import gemm_ceiling, linear_flops
@@ -91,7 +92,7 @@ class Baselines:
 
             log("exporting the fp32 bundle of the same backbone ...")
             self.fp32_bundle = work / "fp32_bundle"
-            export_bundle(str(source), {}, self.fp32_bundle, quantize="none", log=lambda m: None)
+            export_bundle(str(source), {}, self.fp32_bundle, precision="fp32", log=lambda m: None)
         log("building the merged per-task int8 model ...")
         folder = merged_backbone(source, lora, slots, work / "merged_hf")
         self.merged_model = work / "merged_int8.onnx"
@@ -104,7 +105,7 @@ def _ort_session(path: Path, threads: int, spin: bool, ours: bool = False):
     models exported like ours)."""
     import onnxruntime as ort
 
-    from ..runtime.engine import SESSION_DISABLED_OPTIMIZERS, session_options
+    from ..runtime.engines.onnx import SESSION_DISABLED_OPTIMIZERS, session_options
 
     return ort.InferenceSession(str(path), session_options(threads, spin), providers=["CPUExecutionProvider"],
                                 disabled_optimizers=SESSION_DISABLED_OPTIMIZERS if ours else None)
@@ -299,7 +300,7 @@ def _long_text(system: SystemModel, name: str, settings: BenchSettings) -> dict:
     if adapter.task != "ner":
         return {"skipped": "the adapter is not an NER adapter"}
     tokens = settings.long_text_tokens
-    window = adapter.max_length - 2
+    window = content_window(adapter.max_length)
     if tokens > system.max_length:
         return {"skipped": f"the backbone takes at most {system.max_length} tokens"}
     text = _text_of(system, tokens)
@@ -310,10 +311,7 @@ def _long_text(system: SystemModel, name: str, settings: BenchSettings) -> dict:
              "entities()": lambda: system.entities(text, adapter),
              "entities(stride=window/2)": lambda: system.entities(text, adapter, stride=max(1, window // 2))}
     timed = interleaved(calls, settings.repeats, settings.warmup)
-    from ..data.tokenization import windows
-
-    content = n - 2
-    return {"tokens": n, "window": window, "stride": stride, "windows": len(windows(content, window, stride)),
+    return {"tokens": n, "window": window, "stride": stride, "windows": len(windows(n - SPECIAL_TOKENS, window, stride)),
             "timing": timed,
             "ratio_to_one_pass": timed["entities()"]["median_ms"] / timed["one pass"]["median_ms"]}
 

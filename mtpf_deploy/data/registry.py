@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MtpfError
-from . import bio, pairs, text
+from . import bio, corpus, pairs, text
 
 Reader = Callable[[Path], list]
 
@@ -160,12 +160,12 @@ _SPECS: list[DatasetSpec] = [
                 "CC BY-SA 4.0"),
     # --- unlabeled ---
     DatasetSpec("leipzig_wikipedia", "unlabeled",
-                {"train": lambda root: pairs.read_unlabeled(
+                {"train": lambda root: corpus.read_unlabeled(
                     root / "unlabeled/leipzig_eng_wikipedia_2016_10K-sentences.txt", column=1)},
                 "not stated (Leipzig Corpora Collection)"),
     DatasetSpec("wnut17_raw", "unlabeled",
                 {"train": lambda root: [line for name in WNUT_RAW
-                                        for line in pairs.read_unlabeled(root / "unlabeled/wnut17_raw" / name)]},
+                                        for line in corpus.read_unlabeled(root / "unlabeled/wnut17_raw" / name)]},
                 "CC BY 4.0", held_out=("wnut17/dev", "wnut17/test")),  # the raw text behind WNUT-17 holds
                                                                        # 989 of 1,005 dev and 1,246 of 1,280 test texts
 ]

@@ -117,25 +117,34 @@ def encode_text(tok: Tokenizer, text: str) -> WordEncoding:
     )
 
 
+SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every row
+
+
+def content_window(max_length: int) -> int:
+    """How many of a text's sub-words fit in a row of ``max_length`` tokens (the rest is [CLS] + [SEP])."""
+    return max_length - SPECIAL_TOKENS
+
+
 def truncated_rows(tok: Tokenizer, texts: list[str], max_length: int) -> tuple[list[list[int]], list[int]]:
-    """``[CLS] ids[:max_length-2] [SEP]`` per text, and each text's full sub-word count (to flag truncation)."""
+    """``[CLS] ids[:content_window] [SEP]`` per text, and each text's full sub-word count (to flag truncation)."""
     cls, sep, _ = special_ids(tok)
     rows, lengths = [], []
+    window = content_window(max_length)
     for enc in tok.encode_batch(list(texts), add_special_tokens=False):
         lengths.append(len(enc.ids))
-        rows.append([cls, *enc.ids[: max_length - 2], sep])
+        rows.append([cls, *enc.ids[:window], sep])
     return rows, lengths
 
 
-def windows(n_tokens: int, max_content: int, stride: int) -> list[tuple[int, int]]:
-    """Overlapping [start, end) windows of at most ``max_content`` tokens, advancing by ``stride``."""
-    if max_content <= 0:
-        raise ValueError("max_content must be positive")
-    if n_tokens <= max_content:
+def windows(n_tokens: int, window: int, stride: int) -> list[tuple[int, int]]:
+    """Overlapping [start, end) windows of at most ``window`` tokens (a ``content_window``), advancing by ``stride``."""
+    if window <= 0:
+        raise ValueError("window must be positive")
+    if n_tokens <= window:
         return [(0, n_tokens)]
     out, start = [], 0
     while True:
-        end = min(start + max_content, n_tokens)
+        end = min(start + window, n_tokens)
         out.append((start, end))
         if end == n_tokens:
             return out

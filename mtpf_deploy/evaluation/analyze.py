@@ -21,8 +21,8 @@ from ..data.types import TaggedSentence
 from ..errors import MtpfError
 from ..formats.atomic import atomic_file
 from ..formats.hashing import backbone_weights_sha256
+from .evaluate import Model
 from .perturb import perturbation_set
-from .run import Model
 
 SCHEMA = "mtpf-analyze/1"
 

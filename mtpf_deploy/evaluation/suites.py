@@ -26,12 +26,13 @@ from pathlib import Path
 
 import tomllib
 
-from ..data.files import NER_FORMATS, TC_FORMATS
 from ..data.registry import REGISTRY
+from ..data.splits import NER_FORMATS, TC_FORMATS
 from ..errors import MtpfError
+from ..formats.tasks import EVALUATED_TASKS
 from ..training.adapt.config import NerAdaptConfig, TcAdaptConfig
 
-TASKS = ("ner", "tc")
+TASKS = EVALUATED_TASKS  # the task kinds with a downstream protocol (formats/tasks.py)
 # settings a suite may not change: they name the model or where its output goes
 _FIXED = {"backbone", "init_adapter", "adapter", "seed", "train_fraction", "samples_per_label", "device"}
 
@@ -140,7 +141,7 @@ def _protocol(data: dict, cls: type, where: str) -> dict:
             raise MtpfError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
         out[name] = value
     try:
-        cls.from_dict(out, where).validate()  # types and ranges, with the field named
+        cls.from_dict(out, where)  # types, choices and ranges, with the field named
     except MtpfError as exc:
         raise MtpfError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
     return out

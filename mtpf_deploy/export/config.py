@@ -3,26 +3,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..formats.bundle import BACKENDS, MAX_LENGTH_RANGE
 from ..settings import Settings, setting
 
 FFN_OUT = "ffn_out"  # the MLP down-projections, whose inputs carry BERT's activation outliers
+PRECISIONS = ("int8", "fp32")
+INT8_OPS = ("MatMul", "Gather")
 
 
 @dataclass
 class ExportConfig(Settings):
     backbone: str | None = setting(None, "'default', a local Hugging Face folder, or (with --run) RUN/backbone")
-    adapters: list[str] = setting([], "comma list: names in RUN/adapters, name=PATH, or adapter folders")
+    adapters: list[str] = setting([], "adapters to pack: names in RUN/adapters, name=PATH, or adapter folders "
+                                      "(comma list; repeatable)", multiple=True)
     run: str | None = setting(None, "a pretrain run folder")
-    quantize: str = setting("int8", "backbone precision", choices=("int8", "none"))
+    backends: list[str] = setting(["onnx"], "backbone format(s), repeatable: onnx, executorch (XNNPACK .pte + one .ptd "
+                                            "weights file)", choices=BACKENDS, multiple=True, flag="backend",
+                                  aliases=("format",), values={"both": list(BACKENDS)})
+    # ONNX backend
+    precision: str = setting("int8", "ONNX backbone precision", choices=PRECISIONS, aliases=("quantize",),
+                             values={"none": "fp32"})
     int8_keep_fp32: list[str] = setting([], "leave these MatMuls in fp32 (ffn_out: the MLP down-projections; "
                                             "see docs/export.md)", choices=(FFN_OUT,), multiple=True)
+    int8_ops: list[str] = setting(list(INT8_OPS), "op types quantized to int8 (MatMul weights, embedding Gathers)",
+                                  choices=INT8_OPS)
     fuse: bool = setting(True, "ONNX: fuse attention and GELU for ONNX Runtime (docs/benchmarks.md)")
     int8_lora: bool = setting(True, "int8 ONNX bundle: compute the LoRA products in int8 too (adapters quantized per "
                                     "channel when loaded; a quarter of the memory)")
-    max_length: int | None = setting(None, "longest input window (default: min(512, positions))")
-    opset: int = setting(18, "ONNX opset")
-    format: str = setting("onnx", "backbone format(s): onnx, executorch (XNNPACK .pte + one .ptd weights file) or both",
-                          choices=("onnx", "executorch", "both"))
-    et_quantize: str = setting("none", "ExecuTorch weights: none (fp32) or int8 (XNNPACK dynamic per-channel; "
-                               "see docs/benchmarks.md for what it keeps)", choices=("none", "int8"))
-    et_max_rank: int = setting(32, "ExecuTorch: rank of the program's LoRA inputs (the largest adapter rank it takes)")
+    max_length: int | None = setting(None, "longest input window (default: min(512, positions))", bounds=MAX_LENGTH_RANGE)
+    opset: int = setting(18, "ONNX opset", bounds=(17, 23))
+    # ExecuTorch backend
+    et_precision: str = setting("fp32", "ExecuTorch weights: fp32, or int8 (XNNPACK dynamic per-channel; see "
+                                "docs/benchmarks.md for what it keeps)", choices=("fp32", "int8"), aliases=("et_quantize",),
+                                values={"none": "fp32"})
+    et_max_rank: int = setting(32, "ExecuTorch: rank of the program's LoRA inputs (the largest adapter rank it takes)",
+                               bounds=(1, 4096))
+
+    @property
+    def int8_options(self) -> dict:
+        """What the manifest records of non-default int8 choices (``quantize_int8`` keywords)."""
+        out: dict = {}
+        if self.int8_keep_fp32:
+            out["keep_fp32"] = list(self.int8_keep_fp32)
+        if tuple(self.int8_ops) != INT8_OPS:
+            out["op_types"] = list(self.int8_ops)
+        return out
+
+
+@dataclass
+class PackConfig(Settings):
+    """``pack`` (app side, ``[runtime]`` alone): one adapter folder -> one ``.mtpfa`` for a bundle."""
+
+    bundle: str | None = setting(None, "the bundle the adapter is for (its manifest gives the backbone)", required=True)
+    adapter: str | None = setting(None, "adapter folder: `adapt` output or a PEFT LoRA folder", required=True)
+    name: str | None = setting(None, "adapter name (1-64 letters, digits, '-' or '_')", required=True)

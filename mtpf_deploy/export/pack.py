@@ -1,4 +1,7 @@
-"""Packing an adapter folder (``adapt``/``pretrain`` output or plain PEFT) into one ``.mtpfa`` file."""
+"""Packing an adapter folder (``adapt``/``pretrain`` output or plain PEFT) into one ``.mtpfa`` file.
+
+App side: numpy + safetensors only, so ``mtpf-deploy pack`` runs on ``pip install 'mtpf-deploy[runtime]'``
+(``export/__init__.py`` imports nothing; the torch parts of ``export`` are never loaded from here)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,21 +11,22 @@ import numpy as np
 from .. import __version__
 from ..errors import MtpfError
 from ..formats.adapter_dir import AdapterDir
-from ..formats.adapter_file import HEAD_TASKS, check_adapter_name, head_width, read_adapter_file, write_adapter_file
+from ..formats.adapter_file import check_adapter_name, read_adapter_file, write_adapter_file
+from ..formats.atomic import atomic_file
+from ..formats.bundle import read_bundle_manifest
 from ..formats.lora_slots import Slot, peft_key_to_slot_input
+from ..formats.tasks import task_spec
 
 
 def lora_to_slot_arrays(adapter: AdapterDir, slots: list[Slot], source: str) -> dict[str, np.ndarray]:
     """PEFT LoRA weights -> ``{slot input name: array}`` with the scaling folded into B."""
-    if adapter.lora_config is None:
+    spec = adapter.lora_spec
+    if spec is None:
         return {}
-    cfg = adapter.lora_config
-    if cfg.get("rank_pattern") or cfg.get("alpha_pattern"):
-        raise MtpfError(f"adapter {source}: per-module rank_pattern/alpha_pattern is not supported")
+    cfg = adapter.lora_config or {}
     if cfg.get("modules_to_save"):
         raise MtpfError(f"adapter {source}: modules_to_save {cfg['modules_to_save']} cannot be shipped as a LoRA")
-    r, alpha = float(cfg["r"]), float(cfg["lora_alpha"])
-    scale = float(alpha / np.sqrt(r) if cfg.get("use_rslora") else alpha / r)
+    scale = spec.scaling
     shapes = {}
     for s in slots:
         shapes[s.a_name] = (None, s.in_features)
@@ -56,19 +60,20 @@ def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size:
     arrays = lora_to_slot_arrays(adapter, slots, source)
     if adapter.head is not None:
         w = adapter.head["weight"]
-        width = head_width(adapter.task, hidden_size)
+        width = task_spec(adapter.task).head_width(hidden_size)
         if w.ndim != 2 or w.shape[1] != width:
             raise MtpfError(f"adapter {source}: head weight {w.shape} does not fit a {adapter.task} head on hidden size "
                             f"{hidden_size} (width {width})")
-    if adapter.task in HEAD_TASKS and adapter.head is None:
+    spec = task_spec(adapter.task)
+    if spec.has_head and adapter.head is None:
         raise MtpfError(f"adapter {source}: a {adapter.task} adapter without head.safetensors")
-    cfg = adapter.lora_config or {}
+    lora = adapter.lora_spec
     manifest = {
         "name": name, "task": adapter.task, "labels": adapter.labels, "head": adapter.head_kind,
-        "pooling": adapter.pooling or ("mean" if adapter.task != "ner" else None),
+        "pooling": adapter.pooling or spec.pooling,
         "normalize": adapter.normalize, "max_length": adapter.max_length, "task_primary": adapter.task_primary,
         "lora": None if not arrays else {
-            "rank": int(cfg.get("r", 0)), "alpha": float(cfg.get("lora_alpha", 0)), "scaling_folded_into_B": True,
+            "rank": lora.rank if lora else 0, "alpha": lora.alpha if lora else 0.0, "scaling_folded_into_B": True,
             "slots": sorted(arrays), "parameters": int(sum(a.size for a in arrays.values())),
         },
         "backbone": {"weights_sha256": weights_sha256},
@@ -78,3 +83,25 @@ def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size:
     read_adapter_file(out).check_fits({"weights_sha256": weights_sha256, "hidden_size": hidden_size,
                                        "slots": [s.to_json() for s in slots]})
     return manifest
+
+
+def check_rank(adapter: AdapterDir, source: str, max_rank: int, limit: str) -> None:
+    """Refuse a LoRA wider than the ExecuTorch program's rank inputs (``limit`` says where that rank comes from)."""
+    spec = adapter.lora_spec
+    if spec is not None and spec.rank > max_rank:
+        raise MtpfError(f"adapter {source} has LoRA rank {spec.rank}, more than {limit}")
+
+
+def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, overwrite: bool = False) -> dict:
+    """Pack one more adapter for an existing bundle (the app side does not need the backbone weights)."""
+    from ..formats.adapter_dir import read_adapter_dir
+
+    manifest = read_bundle_manifest(backbone_bundle)
+    bb = manifest["backbone"]
+    slots = [Slot.from_json(s) for s in bb["slots"]]
+    adapter = read_adapter_dir(adapter_dir)
+    if "executorch" in manifest.get("backends", []):
+        max_rank = manifest["executorch"]["max_rank"]
+        check_rank(adapter, str(adapter_dir), max_rank, f"the bundle's ExecuTorch program takes ({max_rank})")
+    with atomic_file(out, overwrite) as tmp:
+        return pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir))

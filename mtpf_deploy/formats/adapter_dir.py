@@ -22,10 +22,11 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from ..errors import MtpfError
+from .lora_spec import LoraSpec
+from .tasks import TASK_NAMES
 
 FORMAT = "mtpf-deploy-adapter-dir"
 VERSION = 1
-TASKS = ("ner", "tc", "pair-tc", "sts", "lora")
 
 
 @dataclass
@@ -44,6 +45,11 @@ class AdapterDir:
     task_primary: bool = False
     backbone: dict = field(default_factory=dict)  # {"name", "weights_sha256"}
     extra: dict = field(default_factory=dict)
+
+    @property
+    def lora_spec(self) -> LoraSpec | None:
+        """Rank, alpha and scaling of the LoRA (None: head-only), read from its PEFT config."""
+        return None if self.lora_config is None else LoraSpec.from_peft_config(self.lora_config, "adapter")
 
     def task_json(self) -> dict:
         return {
@@ -83,7 +89,7 @@ def read_adapter_dir(folder: str | Path) -> AdapterDir:
             raise MtpfError(f"adapter {task_path}: format {meta.get('format')!r} is not {FORMAT!r}")
         if meta.get("version") != VERSION:
             raise MtpfError(f"adapter {task_path}: version {meta.get('version')!r} is not supported (expected {VERSION})")
-        if meta.get("task") not in TASKS:
+        if meta.get("task") not in TASK_NAMES:
             raise MtpfError(f"adapter {task_path}: unknown task {meta.get('task')!r}")
     adapter = AdapterDir(
         task=meta["task"], labels=list(meta.get("labels", [])), head_kind=meta.get("head"),
@@ -120,8 +126,7 @@ def read_peft_lora(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         config = json.loads((folder / "adapter_config.json").read_text())
     except json.JSONDecodeError as exc:
         raise MtpfError(f"{folder}/adapter_config.json: invalid JSON ({exc.msg})") from None
-    if config.get("peft_type", "LORA") != "LORA":
-        raise MtpfError(f"{folder}: PEFT type {config.get('peft_type')!r} is not LoRA")
+    LoraSpec.from_peft_config(config, str(folder))  # what cannot ship is refused when read
     weights_path = folder / "adapter_model.safetensors"
     if not weights_path.exists():
         raise MtpfError(f"{folder}: adapter_config.json without adapter_model.safetensors "

@@ -7,11 +7,11 @@ platform can map or read (Python ``zipfile``, ``java.util.zip``)::
                        alpha / slots, sha256 + size of each member, sha256 of the backbone weights
     lora.safetensors   LoRA A [r, in] / B [out, r] float32, keyed by the backbone's slot input names
                        (``layer.3.query.lora_A``), scaling folded into B. Present iff ``lora`` is not null.
-    head.safetensors   ``weight`` [C, W], ``bias`` [C] float32 (W: ``head_width``). Present iff the task has a head.
+    head.safetensors   ``weight`` [C, W], ``bias`` [C] float32 (W: the task's head width, formats/tasks.py). Present iff the task has one.
 
 ``read_adapter_file`` validates everything it can without the backbone (ZIP structure and sizes
-before any member is read, the manifest schema, member hashes, tensor names / dtypes / shapes /
-finiteness, A/B pairing); ``AdapterFile.check_fits`` validates it against a bundle's backbone.
+before any member is read, the manifest schema, member hashes, tensor names / dtypes / shapes / finiteness, A/B pairing);
+``AdapterFile.check_fits`` validates it against a bundle's backbone.
 Every failure is an ``AdapterError`` naming the file and the field. See docs/formats.md. No pickle.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 from safetensors.numpy import load as load_safetensors
 
 from ..errors import AdapterError
+from .tasks import HEAD_KINDS, TASK_NAMES, check_labels, task_spec
 
 FORMAT = "mtpf-adapter"
 VERSION = 2
@@ -36,16 +37,6 @@ MANIFEST = "manifest.json"
 LORA = "lora.safetensors"
 HEAD = "head.safetensors"
 MEMBERS = (MANIFEST, LORA, HEAD)
-# ner: token tags; tc: text classes; pair-tc: classes of a text pair (head on [u, v, |u-v|, u*v]);
-# sts: similarity score of a text pair (head scales the cosine); lora: a LoRA alone
-TASKS = ("ner", "tc", "pair-tc", "sts", "lora")
-HEAD_TASKS = ("ner", "tc", "pair-tc", "sts")
-HEAD_KINDS = ("linear", "logistic-regression", "cosine")
-
-
-def head_width(task: str, hidden: int) -> int:
-    """Input width of a task's head: the hidden size; 4x for a pair classifier; 1 (the cosine) for sts."""
-    return {"pair-tc": 4 * hidden, "sts": 1}.get(task, hidden)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 SLOT_INPUT = re.compile(r"layer\.(\d+)\.([a-z_]+)\.lora_([AB])")
@@ -110,7 +101,7 @@ class AdapterFile:
             if any(w is not None and w != d for w, d in zip(want, value.shape)):
                 raise AdapterError(f"{where}: {LORA}: {name} has shape {list(value.shape)}, the backbone's slot is "
                                    f"{['r' if w is None else w for w in want]}")
-        width = head_width(self.task, backbone["hidden_size"])
+        width = task_spec(self.task).head_width(backbone["hidden_size"])
         if self.head is not None and self.head["weight"].shape[1] != width:
             raise AdapterError(f"{where}: {HEAD}: weight has width {self.head['weight'].shape[1]}; a {self.task} head "
                                f"on this backbone (hidden size {backbone['hidden_size']}) takes {width}")
@@ -153,7 +144,7 @@ def read_adapter_file(path: str | Path) -> AdapterFile:
         raise AdapterError(f"{where}: corrupt or truncated file ({exc})") from None
     except (zipfile.LargeZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError) as exc:
         raise AdapterError(f"{where}: cannot be read ({exc})") from None
-    expected = {HEAD} if manifest["task"] in HEAD_TASKS else set()
+    expected = {HEAD} if task_spec(manifest["task"]).has_head else set()
     expected |= {LORA} if manifest["lora"] is not None else set()
     if set(data) != expected:
         raise AdapterError(f"{where}: a {manifest['task']} adapter with lora={'set' if manifest['lora'] else 'null'} "
@@ -204,16 +195,13 @@ def _manifest(where: str, raw: bytes) -> dict:
     field.only({"format", "version", "name", "task", "labels", "head", "pooling", "normalize", "max_length",
                 "task_primary", "lora", "backbone", "members", "created_by"})
     check_adapter_name(field.get("name", str), f"{where}: field 'name':")
-    task = field.choice("task", TASKS)
+    task = field.choice("task", TASK_NAMES)
     labels = field.get("labels", list)
     if not all(isinstance(x, str) and x for x in labels):
         raise AdapterError(f"{where}: field 'labels' must be a list of non-empty strings")
     if len(set(labels)) != len(labels) or len(labels) > MAX_LABELS:
         raise AdapterError(f"{where}: field 'labels' has duplicates or more than {MAX_LABELS} entries")
-    if task in HEAD_TASKS and not labels:
-        raise AdapterError(f"{where}: field 'labels' is empty; a {task} adapter needs its label names")
-    if task == "ner" and "O" not in labels:
-        raise AdapterError(f"{where}: field 'labels' of an ner adapter must include 'O'")
+    check_labels(task, labels, where)
     field.choice("head", HEAD_KINDS + (None,))
     field.choice("pooling", ("mean", None))
     field.get("normalize", bool)

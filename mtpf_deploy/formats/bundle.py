@@ -25,6 +25,9 @@ BACKENDS = ("onnx", "executorch")
 VERSION = 1
 MANIFEST = "manifest.json"
 MAX_LENGTH_RANGE = (3, 1 << 16)
+# the backbone graph's interface, whatever the backend (LoRA slot inputs follow: formats/lora_slots.py)
+INPUTS = ["input_ids", "attention_mask"]
+OUTPUTS = ["last_hidden_state"]
 
 
 def read_bundle_manifest(bundle: str | Path) -> dict:

@@ -1,27 +1,33 @@
-"""``SystemModel``: the backbone loaded once in one ONNX Runtime session; adapters applied per call.
+"""``SystemModel``: the backbone loaded once (one engine: ONNX Runtime or ExecuTorch); adapters applied per call.
 
 Trust model: the bundle comes from the system vendor, adapters and texts come from apps. An adapter
 is validated completely when it is loaded (``formats/adapter_file.py``: structure, schema, hashes,
 tensor names / shapes / dtypes / finiteness, fit to this backbone), so a call with an accepted adapter
-cannot fail because of the adapter. Its LoRA tensors are fed to the session as the slot inputs of each
-call (no temporary files, nothing shared between callers)."""
+cannot fail because of the adapter. Its LoRA tensors are the engine's per-call inputs (no temporary
+files, nothing shared between callers).
+
+This file is the core (bundle, adapters, batching, pooling); each group of task kinds is a module of
+``runtime/tasks/``, and the methods here that serve them only check types and delegate."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import overload
 
 import numpy as np
 
-from ..data.tokenization import encode_text, special_ids, tokenizer_from_file, truncated_rows, windows
+from ..data.tokenization import content_window, special_ids, tokenizer_from_file, truncated_rows
 from ..errors import AdapterError, BundleError, InputError, MtpfError
 from ..formats.adapter_file import AdapterFile, check_adapter_name, read_adapter_file
 from ..formats.bundle import bundle_path, read_bundle_manifest
-from .engine import Engine, load_engine
-from .ner_decode import best_window_per_token, decode_entities, word_predictions
+from ..formats.tasks import task_spec
+from .engines import Engine, load_engine
+from .inputs import as_texts, positive_int
 from .results import Classification, Entity
+from .tasks import classification, ner
+from .tasks import pairs as pair_tasks
 
 
 @dataclass
@@ -31,7 +37,7 @@ class Adapter:
     name: str
     task: str
     labels: list[str]
-    max_length: int
+    max_length: int  # what calls use: the adapter's max length, at most the backbone's (``manifest`` keeps the asked one)
     normalize: bool
     weight: np.ndarray | None  # head [C, H]
     bias: np.ndarray | None
@@ -40,66 +46,17 @@ class Adapter:
     feed: object = field(repr=False, default=None)  # the LoRA as the engine's per-call input
 
 
+def effective_max_length(adapter: int, backbone: int) -> int:
+    """The window an adapter's calls use: its own max length, cut to what the backbone takes (``inspect
+    --bundle`` says when that happens)."""
+    return min(adapter, backbone)
+
+
 PADDING_RATIO = 1.25  # rows batched together are at most this much longer than the batch's shortest
 
 
-def default_stride(window: int) -> int:
-    """Windows of ``window`` tokens overlap by a quarter window, at most 32 tokens (the context a
-    token near a cut gets is at least half the overlap)."""
-    return max(1, window - min(window // 4, 32))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
-
-
-def _texts(texts: str | Iterable[str]) -> tuple[list[str], bool]:
-    """The texts of a call as a list, and whether a single ``str`` was given. Every text must be a
-    ``str`` of valid Unicode (no lone surrogates, which cannot be encoded)."""
-    single = isinstance(texts, str)
-    items: list[object]
-    if single:
-        items = [texts]
-    elif isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
-        raise InputError(f"texts must be a str or an iterable of str, not {type(texts).__name__}")
-    else:
-        items = list(texts)
-    for i, t in enumerate(items):
-        if not isinstance(t, str):
-            raise InputError(f"text {i} is a {type(t).__name__}, not a str")
-        try:
-            t.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InputError(f"text {i} is not valid Unicode: {exc.reason} at character {exc.start} "
-                             f"({t[exc.start]!r}); decode input as UTF-8 first") from None
-    return items, single  # type: ignore[return-value]  # every item was checked to be a str
-
-
-def _pairs(pairs: object) -> tuple[list[tuple[str, str]], bool]:
-    """The text pairs of a call and whether one pair (a 2-tuple of str) was given; texts checked as ``_texts``."""
-    single = isinstance(pairs, tuple) and len(pairs) == 2 and all(isinstance(t, str) for t in pairs)
-    items = [pairs] if single else pairs
-    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
-        raise InputError(f"pairs must be a (text_a, text_b) tuple or an iterable of them, not {type(pairs).__name__}")
-    out = []
-    for i, pair in enumerate(items):  # type: ignore[arg-type]
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise InputError(f"pair {i} is not a (text_a, text_b) pair: {pair!r:.80}")
-        texts, _ = _texts(list(pair))
-        out.append((texts[0], texts[1]))
-    return out, single
-
-
-def _positive(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"{name} must be a positive integer, not {value!r}")
-    return int(value)
-
-
 class SystemModel:
-    """One backbone session shared by every adapter; thread-safe for concurrent callers."""
+    """One backbone engine shared by every adapter; thread-safe for concurrent callers."""
 
     def __init__(self, folder: Path, manifest: dict, engine: Engine):
         self.folder = folder
@@ -125,7 +82,7 @@ class SystemModel:
         folder = Path(bundle)
         manifest = read_bundle_manifest(folder)
         if threads is not None:
-            _positive(threads, "threads")
+            positive_int(threads, "threads")
         system = cls(folder, manifest, load_engine(backend, folder, manifest, threads, verify, spin))
         if verify:
             system._probe()
@@ -134,7 +91,7 @@ class SystemModel:
     def _probe(self) -> None:
         """One forward pass of ``max_length`` tokens: a manifest promising more positions than the graph
         has fails here, at load, rather than on the first long text."""
-        row = [self.cls_id] + [self.pad_id] * (self.max_length - 2) + [self.sep_id]
+        row = [self.cls_id] + [self.pad_id] * content_window(self.max_length) + [self.sep_id]
         ids = np.array([row], dtype=np.int64)
         try:  # and give the arena memory of this longest input back: a loaded bundle stays small
             self.engine.run_and_release(ids, np.ones_like(ids), self.engine.no_adapter)
@@ -174,7 +131,7 @@ class SystemModel:
         weight = bias = None
         if af.head is not None:
             weight, bias = af.head["weight"], af.head["bias"]
-        return Adapter(name, af.task, list(af.labels), min(af.max_length, self.max_length),
+        return Adapter(name, af.task, list(af.labels), effective_max_length(af.max_length, self.max_length),
                        bool(af.manifest["normalize"]), weight, bias, af.manifest, af.digest,
                        self.engine.prepare(af.lora, f"adapter {af.path}"))
 
@@ -204,7 +161,7 @@ class SystemModel:
                             f"({str(exc)[:300]})") from None
         return hidden, mask
 
-    def _batched(self, rows: list[list[int]], adapter: Adapter | None, batch_size: int):
+    def batched(self, rows: list[list[int]], adapter: Adapter | None, batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (row index, hidden [len, H]) for every row, batching rows of similar length: a batch
         holds at most ``batch_size`` rows, and none longer than 1.25x its shortest (padding is work)."""
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
@@ -220,7 +177,37 @@ class SystemModel:
             for j, i in enumerate(idx):
                 yield i, hidden[j, : len(rows[i])]
 
+    # ------------------------------------------------------------------ pooling (shared by the tasks)
+    def mean_pooled(self, texts: list[str], adapter: Adapter | None, normalize: bool,
+                    batch_size: int) -> tuple[np.ndarray, list[int]]:
+        """Mean-pooled [N, H] (optionally L2-normalised) and each text's full sub-word count."""
+        max_length = adapter.max_length if adapter else self.max_length
+        rows, lengths = truncated_rows(self.tokenizer, texts, max_length)
+        out = np.zeros((len(rows), self.backbone["hidden_size"]), dtype=np.float32)
+        for i, h in self.batched(rows, adapter, batch_size):
+            out[i] = h.mean(0)
+        if normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out, lengths
+
+    def require(self, adapter: Adapter | str, task: str) -> tuple[Adapter, np.ndarray, np.ndarray]:
+        """The adapter and its head, which must be of ``task``."""
+        found = self._adapter(adapter)
+        if found is None or found.task != task or found.weight is None or found.bias is None:
+            got = None if found is None else found.task
+            raise InputError(f"adapter {getattr(found, 'name', None)!r} is a {got} adapter; this call needs a {task} adapter")
+        return found, found.weight, found.bias
+
     # ------------------------------------------------------------------ tasks
+    def predict(self, inputs, adapter: Adapter | str, batch_size: int = 32):
+        """Whatever the adapter's task returns for ``inputs`` (texts, or pairs for a pair task): dispatch
+        by the task table (``formats/tasks.py``: ``TaskSpec.runtime``)."""
+        found = self._adapter(adapter)
+        if found is None:
+            raise InputError("predict needs an adapter")
+        method = getattr(self, task_spec(found.task).runtime)
+        return method(inputs, found, batch_size=batch_size)
+
     @overload
     def embed(self, texts: str, adapter: Adapter | str | None = None, normalize: bool = True,
               batch_size: int = 32) -> np.ndarray: ...
@@ -231,21 +218,9 @@ class SystemModel:
     def embed(self, texts, adapter=None, normalize=True, batch_size=32):
         """Mean-pooled embeddings [N, H] ([H] for one str), with the adapter's LoRA active, if any;
         long texts truncate."""
-        items, single = _texts(texts)
-        pooled = self._mean_pooled(items, self._adapter(adapter), normalize, _positive(batch_size, "batch_size"))[0]
+        items, single = as_texts(texts)
+        pooled = self.mean_pooled(items, self._adapter(adapter), normalize, positive_int(batch_size, "batch_size"))[0]
         return pooled[0] if single else pooled
-
-    def _mean_pooled(self, texts: list[str], adapter: Adapter | None, normalize: bool,
-                     batch_size: int) -> tuple[np.ndarray, list[int]]:
-        """Mean-pooled [N, H] (optionally L2-normalised) and each text's full sub-word count."""
-        max_length = adapter.max_length if adapter else self.max_length
-        rows, lengths = truncated_rows(self.tokenizer, texts, max_length)
-        out = np.zeros((len(rows), self.backbone["hidden_size"]), dtype=np.float32)
-        for i, h in self._batched(rows, adapter, batch_size):
-            out[i] = h.mean(0)
-        if normalize:
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out, lengths
 
     @overload
     def classify(  # type: ignore[overload-overlap]  # a str is one text, not an iterable of texts
@@ -256,16 +231,8 @@ class SystemModel:
     def classify(self, texts, adapter, batch_size=32):
         """Label + probabilities per text (one result for one str); ``truncated`` says when a text
         exceeded the max length, ``empty`` when it had no token at all (the label is then the
-        backbone's guess for an empty input)."""
-        items, single = _texts(texts)
-        adapter, weight, bias = self._require(adapter, "tc")
-        pooled, lengths = self._mean_pooled(items, adapter, adapter.normalize, _positive(batch_size, "batch_size"))
-        probs = _softmax(pooled @ weight.T + bias)
-        out = [Classification(adapter.labels[int(p.argmax())], float(p.max()),
-                              {l: float(v) for l, v in zip(adapter.labels, p)},
-                              truncated=n > adapter.max_length - 2, tokens=n, empty=n == 0)
-               for p, n in zip(probs, lengths)]
-        return out[0] if single else out
+        backbone's guess for an empty input). ``runtime/tasks/classification.py``."""
+        return classification.classify(self, texts, adapter, batch_size)
 
     @overload
     def entities(  # type: ignore[overload-overlap]  # a str is one text, not an iterable of texts
@@ -279,75 +246,16 @@ class SystemModel:
         characters (combining marks included); long texts run in overlapping windows of the adapter's
         max length, advancing by ``stride`` tokens (default: the window less an overlap of a quarter
         window, at most 32 tokens; at most a window). Each token is read in the window where it is
-        most central."""
-        items, single = _texts(texts)
-        adapter, weight, bias = self._require(adapter, "ner")
-        batch_size = _positive(batch_size, "batch_size")
-        size = adapter.max_length - 2
-        stride = default_stride(size) if stride is None else _positive(stride, "stride")
-        if stride > size:
-            raise InputError(f"stride {stride} is larger than the window ({size} tokens): tokens would be skipped")
-        encs = [encode_text(self.tokenizer, t) for t in items]
-        rows, spans_of = [], []  # one row per window
-        for enc in encs:
-            spans = windows(len(enc.ids), size, stride) if enc.ids else []
-            spans_of.append(spans)
-            rows += [[self.cls_id, *enc.ids[s:e], self.sep_id] for s, e in spans]
-        logits_of: dict[int, np.ndarray] = {}
-        for i, h in self._batched(rows, adapter, batch_size):
-            logits_of[i] = h[1:-1] @ weight.T + bias
-        out: list[list[Entity]] = []
-        row = 0
-        for text, enc, spans in zip(items, encs, spans_of):
-            if not spans:
-                out.append([])
-                continue
-            pick = best_window_per_token(len(enc.ids), spans)
-            logits = np.stack([logits_of[row + w][p] for w, p in pick])
-            row += len(spans)
-            words = word_predictions(enc, _softmax(logits))
-            out.append(decode_entities(text, enc, words, adapter.labels))
-        return out[0] if single else out
-
-    def _pair_embeddings(self, pairs, adapter: Adapter, batch_size) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
-        items, _ = pairs
-        n = len(items)
-        pooled, lengths = self._mean_pooled([a for a, _ in items] + [b for _, b in items], adapter, adapter.normalize,
-                                            _positive(batch_size, "batch_size"))
-        return pooled[:n], pooled[n:], lengths[:n], lengths[n:]
+        most central. ``runtime/tasks/ner.py``."""
+        return ner.entities(self, texts, adapter, batch_size, stride)
 
     def similarity(self, pairs, adapter: Adapter | str, batch_size: int = 32):
         """Similarity score of each (text_a, text_b) pair with an ``sts`` adapter: its head scales the cosine
         of the two mean-pooled embeddings (``5 * cos`` for ``adapt multitask``: STS-B's 0-5 scale). One
-        float for one pair, else a list."""
-        items, single = _pairs(pairs)
-        adapter, weight, bias = self._require(adapter, "sts")
-        if not items:
-            return []
-        u, v, _, _ = self._pair_embeddings((items, single), adapter, batch_size)
-        cos = (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-12)
-        scores = [float(c * weight[0, 0] + bias[0]) for c in cos]
-        return scores[0] if single else scores
+        float for one pair, else a list. ``runtime/tasks/pairs.py``."""
+        return pair_tasks.similarity(self, pairs, adapter, batch_size)
 
     def classify_pairs(self, pairs, adapter: Adapter | str, batch_size: int = 32):
         """Label + probabilities of each (text_a, text_b) pair with a ``pair-tc`` adapter (e.g. paraphrase):
         head on [u, v, |u - v|, u * v] of the two mean-pooled embeddings. One result for one pair."""
-        items, single = _pairs(pairs)
-        adapter, weight, bias = self._require(adapter, "pair-tc")
-        if not items:
-            return []
-        u, v, la, lb = self._pair_embeddings((items, single), adapter, batch_size)
-        probs = _softmax(np.concatenate([u, v, np.abs(u - v), u * v], 1) @ weight.T + bias)
-        limit = adapter.max_length - 2
-        out = [Classification(adapter.labels[int(p.argmax())], float(p.max()), {l: float(x) for l, x in zip(adapter.labels, p)},
-                              truncated=max(a, b) > limit, tokens=a + b, empty=a == 0 or b == 0)
-               for p, a, b in zip(probs, la, lb)]
-        return out[0] if single else out
-
-    def _require(self, adapter: Adapter | str, task: str) -> tuple[Adapter, np.ndarray, np.ndarray]:
-        """The adapter and its head, which must be of ``task``."""
-        found = self._adapter(adapter)
-        if found is None or found.task != task or found.weight is None or found.bias is None:
-            got = None if found is None else found.task
-            raise InputError(f"adapter {getattr(found, 'name', None)!r} is a {got} adapter; this call needs a {task} adapter")
-        return found, found.weight, found.bias
+        return pair_tasks.classify_pairs(self, pairs, adapter, batch_size)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from tokenizers import Tokenizer
 
-from ..data.tokenization import IGNORE_INDEX, WordEncoding, encode_words, special_ids, truncated_rows
+from ..data.tokenization import IGNORE_INDEX, WordEncoding, content_window, encode_words, special_ids, truncated_rows
 from ..data.types import TaggedSentence
 
 
@@ -29,7 +29,7 @@ def token_features(
     out = []
     for s in sentences:
         enc = encode_words(tok, s.words)
-        keep = max_length - 2
+        keep = content_window(max_length)
         word_labels = [label2id.get(t, IGNORE_INDEX) for t in s.tags]
         labels = enc.first_subword_labels(word_labels)[:keep]
         ids = enc.ids[:keep]

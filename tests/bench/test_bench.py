@@ -101,7 +101,7 @@ def test_baselines_compute_what_ours_computes(tiny_bert, tiny_bundle, tmp_path):
 @pytest.mark.parametrize("args,fragment", [
     (["--adapter", "nope"], "has no adapter 'nope' (has ner, tc)"),
     (["--lengths", "a,b"], "expected comma-separated integers"),
-    (["--threads", "0"], "expected positive integers"),
+    (["--threads", "0"], "--threads must be positive"),
     (["--compare", "no-equals-sign"], "expected NAME=MODEL.onnx"),
     (["--compare", "x=/nonexistent/model.onnx"], "--compare x=/nonexistent/model.onnx: no such file"),
 ])

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from mtpf_deploy.data.bio import read_aligned_bio, read_bio
-from mtpf_deploy.data.files import load_task_splits, read_file
-from mtpf_deploy.data.pairs import read_tsv_pairs, read_unlabeled
+from mtpf_deploy.data.corpus import read_unlabeled
+from mtpf_deploy.data.pairs import read_tsv_pairs
+from mtpf_deploy.data.splits import load_task_splits, read_file
 from mtpf_deploy.data.text import read_aligned, read_csv, read_json_splits, read_jsonl, read_label_text, read_split_last
 from mtpf_deploy.data.types import LabeledText
 from mtpf_deploy.errors import DataFormatError, MtpfError

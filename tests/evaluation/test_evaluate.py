@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from mtpf_deploy.cli import main
 from mtpf_deploy.errors import MtpfError
-from mtpf_deploy.evaluation import run as eval_run
+from mtpf_deploy.evaluation import evaluate as eval_run
+from mtpf_deploy.evaluation.evaluate import Evaluator, Model, evaluate
 from mtpf_deploy.evaluation.report import load_results
-from mtpf_deploy.evaluation.run import Evaluator, Model, evaluate
 from mtpf_deploy.evaluation.suites import load_suite, parse_suite
 
 

@@ -123,7 +123,7 @@ def test_predict_cli_backend(both):
 
 def test_pack_refuses_a_rank_the_program_cannot_take(both, tiny_adapters, tmp_path):
     from mtpf_deploy.errors import MtpfError
-    from mtpf_deploy.export.write_bundle import pack_single
+    from mtpf_deploy.export.pack import pack_single
 
     wide = tmp_path / "wide"
     shutil.copytree(tiny_adapters["ner"], wide)

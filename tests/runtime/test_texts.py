@@ -10,7 +10,7 @@ from mtpf_deploy.cli import main
 from mtpf_deploy.data.tokenization import WordEncoding
 from mtpf_deploy.errors import InputError
 from mtpf_deploy.runtime import Classification, SystemModel
-from mtpf_deploy.runtime.ner_decode import decode_entities
+from mtpf_deploy.runtime.tasks.ner_decode import decode_entities
 
 
 @pytest.fixture(scope="module")
@@ -129,15 +129,15 @@ def test_batches_hold_rows_of_similar_length(system, monkeypatch):
         return real(rows, adapter)
     monkeypatch.setattr(system, "run_ids", spy)
     rows = [[system.cls_id, *([7] * n), system.sep_id] for n in (60, 8, 60, 9, 30)]
-    got = dict(system._batched(rows, None, batch_size=32))
+    got = dict(system.batched(rows, None, batch_size=32))
     assert sorted(got) == list(range(5)) and all(got[i].shape[0] == len(rows[i]) for i in range(5))
     assert widths == [[10, 11], [32], [62, 62]]
     widths.clear()
-    list(system._batched(rows, None, batch_size=1))
+    list(system.batched(rows, None, batch_size=1))
     assert len(widths) == 5
 
 
 def test_default_stride_overlaps_a_quarter_window_at_most_32_tokens():
-    from mtpf_deploy.runtime.system import default_stride
+    from mtpf_deploy.runtime.tasks.ner import default_stride
 
     assert default_stride(126) == 95 and default_stride(8) == 6 and default_stride(1) == 1 and default_stride(510) == 478

@@ -13,10 +13,11 @@ class AdaptConfig(Settings):
     """What both adapt commands share."""
 
     backbone: str = setting("default", "'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder")
-    max_length: int = setting(128, "max sub-words per input")
-    batch_size: int = setting(64, "examples per batch")
-    train_fraction: float = setting(1.0, "seeded fraction of train (low-resource setting)")
-    lora_r: int = setting(32, "LoRA rank", aliases=("r",))
+    max_length: int = setting(128, "max sub-words per input", bounds=(0, None), open_low=True)
+    batch_size: int = setting(64, "examples per batch", bounds=(0, None), open_low=True)
+    train_fraction: float = setting(1.0, "seeded fraction of train (low-resource setting)", bounds=(0, 1),
+                                    open_low=True)
+    lora_r: int = setting(32, "LoRA rank (PEFT's r)", aliases=("r",), bounds=(0, None), open_low=True)
     lora_alpha: int = setting(64, "LoRA alpha", aliases=("alpha",))
     lora_dropout: float = setting(0.1, "LoRA dropout")
     lora_targets: list[str] = setting(list(NER_TARGETS), "LoRA target module families (all layers)",
@@ -26,27 +27,17 @@ class AdaptConfig(Settings):
     weight_decay: float = setting(0.01, "AdamW weight decay")
     schedule: str = setting("linear", "joint-phase learning rate: linear decay to 0, or constant",
                             choices=("linear", "constant"))
-    clip_grad_norm: float = setting(1.0, "clip the gradient norm at this value (0: no clipping)")
+    clip_grad_norm: float = setting(1.0, "clip the gradient norm at this value (0: no clipping)", bounds=(0, None))
     seed: int = setting(0, "random seed")
     device: str = setting("cpu", "torch device")
-
-    def validate(self) -> None:
-        self.check_choices()
-        if not 0 < self.train_fraction <= 1:
-            raise MtpfError(f"--train-fraction must be in (0, 1], got {self.train_fraction}")
-        if self.clip_grad_norm < 0:
-            raise MtpfError(f"--clip-grad-norm must be >= 0 (0: no clipping), got {self.clip_grad_norm}")
-        for name in ("max_length", "batch_size", "lora_r"):
-            if getattr(self, name) <= 0:
-                raise MtpfError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
 
 
 @dataclass
 class NerAdaptConfig(AdaptConfig):
     init_adapter: str | None = setting(None, "PEFT adapter (e.g. the task-primary NER LoRA) initialising the "
                                              "layers it covers")
-    warmup_epochs: int = setting(10, "head-only epochs (encoder frozen)")
-    epochs: int = setting(30, "joint LoRA + head epochs")
+    warmup_epochs: int = setting(10, "head-only epochs (encoder frozen)", bounds=(0, None))
+    epochs: int = setting(30, "joint LoRA + head epochs", bounds=(0, None))
     # chosen on CoNLL-2003 dev at 1 % of train: constant 0.675 vs linear decay 0.546 entity F1
     # (docs/results/adapt_ner_protocol.md)
     schedule: str = setting("constant", "joint-phase learning rate: constant, or linear decay to 0",
@@ -55,25 +46,26 @@ class NerAdaptConfig(AdaptConfig):
 
 @dataclass
 class TcAdaptConfig(AdaptConfig):
-    adapter: str | None = setting(None, "TC LoRA folder (e.g. task-primary) kept active while embedding")
-    n_experiments: int = setting(10, "MTEB protocol: runs on undersampled train")
+    embed_adapter: str | None = setting(None, "TC LoRA folder (e.g. task-primary) kept active while embedding",
+                                         aliases=("adapter",))
+    n_experiments: int = setting(10, "MTEB protocol: runs on undersampled train (0: fit the head only)", bounds=(0, None))
     samples_per_label: str = setting("8", "MTEB undersampling per label, or 'all'")
-    max_iter: int = setting(100, "logistic regression iterations")
+    max_iter: int = setting(100, "logistic regression iterations", bounds=(0, None), open_low=True)
     calibrate: str = setting("temperature", "logistic-regression head: scale its logits by a temperature fitted "
                              "on dev (else on a fifth of train held out) so probabilities match accuracy; none: as "
                              "fitted", choices=("temperature", "none"))
     normalize: bool = setting(True, "L2-normalise pooled embeddings")
     finetune: bool = setting(False, "train a LoRA + linear head with cross-entropy instead")
-    warmup_epochs: int = setting(2, "finetune: head-only epochs")
-    epochs: int = setting(5, "finetune: joint LoRA + head epochs")
+    warmup_epochs: int = setting(2, "finetune: head-only epochs", bounds=(0, None))
+    epochs: int = setting(5, "finetune: joint LoRA + head epochs", bounds=(0, None))
 
     @property
     def per_label(self) -> int | None:
         """``samples_per_label`` as a number (None = all of train)."""
         return None if self.samples_per_label == "all" else int(self.samples_per_label)
 
-    def validate(self) -> None:
-        super().validate()
+    def __post_init__(self) -> None:
+        super().__post_init__()
         spl = self.samples_per_label
         if spl != "all" and not (spl.isdigit() and int(spl) > 0):
             raise MtpfError(f"--samples-per-label must be a positive integer or 'all', not {spl!r}")

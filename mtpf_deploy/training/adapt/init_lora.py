@@ -10,6 +10,7 @@ from peft import PeftModel
 from ...errors import MtpfError
 from ...formats.adapter_dir import read_peft_lora
 from ...formats.lora_slots import peft_module_key
+from ...formats.lora_spec import LoraSpec
 
 
 def init_lora_from(model: PeftModel, adapter_dir: str | Path, adapter_name: str = "default") -> list[str]:
@@ -19,26 +20,28 @@ def init_lora_from(model: PeftModel, adapter_dir: str | Path, adapter_name: str 
     Returns the module names initialised; a rank mismatch or no overlap at all is an error.
     """
     config, weights = read_peft_lora(adapter_dir)
-    src_scale = float(config.get("lora_alpha", 8)) / float(config.get("r", 8))
+    source = LoraSpec.from_peft_config(config, f"--init-adapter {adapter_dir}")
+    src_scale = source.scaling
     params = dict(model.named_parameters())
-    dst: dict[tuple[str, str], str] = {}
+    targets: dict[tuple[str, str], str] = {}
     for name in params:
         if f".{adapter_name}." in name:
             k = peft_module_key(name)
             if k:
-                dst[k] = name
-    dst_scale = float(model.peft_config[adapter_name].lora_alpha) / float(model.peft_config[adapter_name].r)
+                targets[k] = name
+    dst = model.peft_config[adapter_name]
+    dst_scale = LoraSpec(dst.r, float(dst.lora_alpha), bool(getattr(dst, "use_rslora", False))).scaling
     done = set()
     with torch.no_grad():
         for key, value in weights.items():
             k = peft_module_key(key)
-            if k is None or k not in dst:
+            if k is None or k not in targets:
                 continue
-            target = params[dst[k]]
+            target = params[targets[k]]
             if tuple(target.shape) != tuple(value.shape):
                 raise MtpfError(
                     f"--init-adapter {adapter_dir}: {key} has shape {tuple(value.shape)} but the new LoRA "
-                    f"expects {tuple(target.shape)} (use the same rank: --lora-r {config.get('r')})"
+                    f"expects {tuple(target.shape)} (use the same rank: --lora-r {source.rank})"
                 )
             t = torch.from_numpy(value.copy()).to(target.dtype)
             if k[1] == "lora_B":

@@ -22,10 +22,10 @@ from ...formats.hashing import backbone_weights_sha256
 from ..encoder import load_encoder, lora_config
 from ..features import TokenFeature, pad_batch, token_features
 from ..metrics import ner_metrics
+from ..subsets import report_unseen_labels, subsample
 from .config import NerAdaptConfig
 from .init_lora import init_lora_from
 from .recipe import load_head, lora_parameters, warmup_then_joint
-from .train_split import report_unseen_labels, subsample
 
 
 class TokenTagger(torch.nn.Module):
@@ -91,7 +91,6 @@ def evaluate(model: TokenTagger, tok: Tokenizer, sentences: list[TaggedSentence]
 def adapt_ner(cfg: NerAdaptConfig, splits: dict[str, list[TaggedSentence]], out: str | Path,
               overwrite: bool = False, log=print) -> dict:
     """Train and write the adapter folder; returns the metrics."""
-    cfg.validate()
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     backbone_dir = resolve_backbone(cfg.backbone)

@@ -1,4 +1,5 @@
-"""Printing a few predictions of a saved adapter (reloaded from disk, so the files are exercised)."""
+"""Printing a few predictions of a saved adapter (reloaded from disk, so the files are exercised),
+truncated at the adapter's own max length, as the runtime does."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,6 +9,7 @@ from ...backbones import resolve_backbone
 from ...data.bio import bio_entity_spans
 from ...data.tokenization import load_tokenizer
 from ...data.types import LabeledText, TaggedSentence
+from ...formats.adapter_dir import read_adapter_dir
 
 
 def render_entities(words, tags) -> str:
@@ -24,7 +26,7 @@ def preview_ner(backbone: str, adapter: str | Path, sentences: list[TaggedSenten
 
     model, labels = load_ner_tagger(backbone, adapter, device)
     tok = load_tokenizer(resolve_backbone(backbone))
-    feats = token_features(tok, sentences, {l: i for i, l in enumerate(labels)}, 512)
+    feats = token_features(tok, sentences, {l: i for i, l in enumerate(labels)}, read_adapter_dir(adapter).max_length)
     for s, pred in zip(sentences, predict_tags(model, tok, feats, labels, device=device)):
         log(f"  gold: {render_entities(s.words, s.tags)}")
         log(f"  pred: {render_entities(s.words, pred)}")
@@ -36,6 +38,6 @@ def preview_tc(backbone: str, adapter: str | Path, examples: list[LabeledText], 
 
     model, labels = load_tc_classifier(backbone, adapter, device)
     tok = load_tokenizer(resolve_backbone(backbone))
-    probs = predict_proba(model, tok, [x.text for x in examples], 512)
+    probs = predict_proba(model, tok, [x.text for x in examples], read_adapter_dir(adapter).max_length)
     for x, p in zip(examples, probs):
         log(f"  {x.text[:70]!r}: gold {x.label}, pred {labels[p.argmax()]} ({p.max():.2f})")

@@ -31,13 +31,14 @@ def warmup_then_joint(
         p.requires_grad_(False)
     for p in head.parameters():
         p.requires_grad_(True)
-    warm = train_epochs(list(head.parameters()), n_examples, *warmup, warmup_epochs, cfg.head_lr, cfg.batch_size,
-                        cfg.weight_decay, rng, "head warm-up", decay=False, clip_grad_norm=cfg.clip_grad_norm or None)
+    warm = train_epochs(list(head.parameters()), n_examples, *warmup, epochs=warmup_epochs, lr=cfg.head_lr,
+                        batch_size=cfg.batch_size, weight_decay=cfg.weight_decay, rng=rng, desc="head warm-up",
+                        decay=False, clip_grad_norm=cfg.clip_grad_norm or None)
     for p in lora:
         p.requires_grad_(True)
-    together = train_epochs(lora + list(head.parameters()), n_examples, *joint, epochs, cfg.lora_lr, cfg.batch_size,
-                            cfg.weight_decay, rng, "joint LoRA + head", decay=cfg.schedule == "linear",
-                            clip_grad_norm=cfg.clip_grad_norm or None)
+    together = train_epochs(lora + list(head.parameters()), n_examples, *joint, epochs=epochs, lr=cfg.lora_lr,
+                            batch_size=cfg.batch_size, weight_decay=cfg.weight_decay, rng=rng, desc="joint LoRA + head",
+                            decay=cfg.schedule == "linear", clip_grad_norm=cfg.clip_grad_norm or None)
     return warm, together
 
 

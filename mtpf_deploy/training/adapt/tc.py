@@ -26,10 +26,10 @@ from ...formats.hashing import backbone_weights_sha256
 from ..encoder import load_encoder, lora_config, mean_pool
 from ..features import pad_batch, text_batches
 from ..metrics import tc_metrics
+from ..subsets import report_unseen_labels, subsample
 from .calibration import calibration_report, expected_calibration_error, fit_temperature
 from .config import TcAdaptConfig
 from .recipe import load_head, lora_parameters, warmup_then_joint
-from .train_split import report_unseen_labels, subsample
 
 
 class SequenceClassifier(torch.nn.Module):
@@ -98,19 +98,18 @@ def logreg_head(clf: LogisticRegression, labels: list[str]) -> dict[str, np.ndar
 
 
 def encoder_with_adapter(cfg: TcAdaptConfig, backbone_dir: Path) -> torch.nn.Module:
-    """The encoder with ``cfg.adapter``'s LoRA active (the backbone alone when there is none)."""
+    """The encoder with ``cfg.embed_adapter``'s LoRA active (the backbone alone when there is none)."""
     encoder = load_encoder(backbone_dir, cfg.device)
-    if cfg.adapter:
-        if read_adapter_dir(cfg.adapter).lora_config is None:  # also validates the folder
-            raise MtpfError(f"--adapter {cfg.adapter} holds no LoRA (adapter_config.json + adapter_model.safetensors)")
-        encoder = PeftModel.from_pretrained(encoder, cfg.adapter)
+    if cfg.embed_adapter:
+        if read_adapter_dir(cfg.embed_adapter).lora_config is None:  # also validates the folder
+            raise MtpfError(f"--embed-adapter {cfg.embed_adapter} holds no LoRA (adapter_config.json + adapter_model.safetensors)")
+        encoder = PeftModel.from_pretrained(encoder, cfg.embed_adapter)
     return encoder
 
 
 def adapt_tc(cfg: TcAdaptConfig, splits: dict[str, list[LabeledText]], out: str | Path,
              overwrite: bool = False, log=print) -> dict:
     """Fit the classifier, evaluate, and write the adapter folder; returns the metrics."""
-    cfg.validate()
     torch.manual_seed(cfg.seed)
     backbone_dir = resolve_backbone(cfg.backbone)
     tok = load_tokenizer(backbone_dir)
@@ -143,9 +142,9 @@ def adapt_tc(cfg: TcAdaptConfig, splits: dict[str, list[LabeledText]], out: str 
     with atomic_dir(out, overwrite) as tmp:
         if cfg.finetune:
             encoder.save_pretrained(tmp)
-        elif cfg.adapter:
+        elif cfg.embed_adapter:
             for name in ("adapter_config.json", "adapter_model.safetensors"):
-                shutil.copy(Path(cfg.adapter) / name, tmp / name)
+                shutil.copy(Path(cfg.embed_adapter) / name, tmp / name)
         write_adapter_dir(tmp, AdapterDir(
             task="tc", labels=labels, head=head, head_kind="linear" if cfg.finetune else "logistic-regression",
             pooling="mean", normalize=model.normalize, max_length=cfg.max_length,

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from ...errors import MtpfError
 from ...formats.lora_slots import FAMILIES, NER_TARGETS
 from ...settings import Settings, setting
+from ..multi_objective import COMBINATIONS
 
-TASKS = ("sst", "para", "sts")
+# the report's tasks and the adapter task kind each ships as (formats/tasks.py)
+ADAPTER_TASKS = {"sst": "tc", "para": "pair-tc", "sts": "sts"}
+TASKS = tuple(ADAPTER_TASKS)
 DATASETS = {"sst": "sst5", "para": "mrpc", "sts": "stsb"}  # registered datasets (Quora is not available here)
 MODES = ("lora-per-task", "shared-lora", "full")
 SAMPLING = ("sequential", "parallel", "round-robin")
@@ -21,34 +24,34 @@ class MultitaskConfig(Settings):
                                choices=TASKS)
     mode: str = setting("lora-per-task", "what trains: one LoRA per task on the frozen backbone (deployable as "
                         "adapters of one bundle), one shared LoRA, or the whole encoder (the report)", choices=MODES)
-    train_limit: int = setting(0, "seeded subset of each task's train split (0: all)")
+    train_limit: int = setting(0, "seeded subset of each task's train split (0: all)", bounds=(0, None))
     task_train_limit: list[str] = setting([], "per-task override of --train-limit as TASK=N, e.g. para=300,sts=600 "
                                           "(unequal sizes, like the report's datasets)")
-    epochs: int = setting(3, "passes; an epoch's length depends on --task-sampling")
-    batch_size: int = setting(32, "examples per task per step")
-    max_length: int = setting(128, "max sub-words per sentence")
+    epochs: int = setting(3, "passes; an epoch's length depends on --task-sampling", bounds=(0, None), open_low=True)
+    batch_size: int = setting(32, "examples per task per step", bounds=(0, None), open_low=True)
+    max_length: int = setting(128, "max sub-words per sentence", bounds=(0, None), open_low=True)
     lr: float = setting(1e-4, "learning rate of the encoder part that trains (LoRA or all weights)")
     head_lr: float = setting(1e-3, "learning rate of the task heads")
     weight_decay: float = setting(0.01, "decoupled weight decay")
     optimizer: str = setting("adamw", "adamw | adabelief", choices=("adamw", "adabelief"))
-    clip_grad_norm: float = setting(0.0, "clip the gradient norm at this value (0: no clipping; the report: 1)")
-    dropout: float = setting(0.1, "dropout before the heads")
+    clip_grad_norm: float = setting(0.0, "clip the gradient norm at this value (0: no clipping; the report: 1)", bounds=(0, None))
+    dropout: float = setting(0.1, "dropout before the heads", bounds=(0, 1), open_high=True)
     loss: str = setting("sum", "combination of the task losses of one step: sum | gls (geometric mean) | fls "
-                        "(geometric mean x focused tasks' geometric mean)", choices=("sum", "gls", "fls"))
+                        "(geometric mean x focused tasks' geometric mean)", choices=COMBINATIONS)
     focus: list[str] = setting([], "fls: focused tasks (the report: para)", choices=TASKS)
     task_sampling: str = setting("round-robin", "sequential: one task's batches after another's; parallel: one batch "
                                  "of every task per step, stop when one runs out; round-robin: one batch of every "
                                  "task per step, smaller tasks resampled until the largest is used up",
                                  choices=SAMPLING)
     pcgrad: bool = setting(False, "project conflicting task gradients on the shared parameters (PCGrad)")
-    smart_weight: float = setting(0.0, "SMART smoothness weight lambda_s (0: off)")
-    smart_epsilon: float = setting(1e-5, "SMART: perturbation size (max-norm ball on input embeddings)")
-    smart_step_size: float = setting(1e-3, "SMART: ascent step size")
-    smart_noise: float = setting(1e-5, "SMART: std of the initial random perturbation")
-    smart_steps: int = setting(1, "SMART: ascent steps")
-    bregman_weight: float = setting(0.0, "SMART: Bregman proximal point weight mu (0: off)")
-    bregman_beta: float = setting(0.99, "SMART: momentum beta of the proximal anchor")
-    lora_r: int = setting(32, "LoRA rank")
+    smart_weight: float = setting(0.0, "SMART smoothness weight lambda_s (0: off)", bounds=(0, None))
+    smart_epsilon: float = setting(1e-5, "SMART: perturbation size (max-norm ball on input embeddings)", bounds=(0, None))
+    smart_step_size: float = setting(1e-3, "SMART: ascent step size", bounds=(0, None))
+    smart_noise: float = setting(1e-5, "SMART: std of the initial random perturbation", bounds=(0, None))
+    smart_steps: int = setting(1, "SMART: ascent steps", bounds=(0, None))
+    bregman_weight: float = setting(0.0, "SMART: Bregman proximal point weight mu (0: off)", bounds=(0, None))
+    bregman_beta: float = setting(0.99, "SMART: momentum beta of the proximal anchor", bounds=(0, 1), open_high=True)
+    lora_r: int = setting(32, "LoRA rank", bounds=(0, None), open_low=True)
     lora_alpha: int = setting(64, "LoRA alpha")
     lora_dropout: float = setting(0.1, "LoRA dropout")
     lora_targets: list[str] = setting(list(NER_TARGETS), "LoRA target module families (all layers)", choices=FAMILIES)
@@ -68,22 +71,10 @@ class MultitaskConfig(Settings):
         return limits
 
     def validate(self) -> None:
-        self.check_choices()
         if not self.tasks:
             raise MtpfError("--tasks is empty")
         if len(set(self.tasks)) != len(self.tasks):
             raise MtpfError(f"--tasks repeats a task: {self.tasks}")
-        for name in ("epochs", "batch_size", "max_length", "lora_r"):
-            if getattr(self, name) <= 0:
-                raise MtpfError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        for name in ("train_limit", "clip_grad_norm", "smart_weight", "smart_epsilon", "smart_step_size", "smart_noise",
-                     "smart_steps", "bregman_weight"):
-            if getattr(self, name) < 0:
-                raise MtpfError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.bregman_beta < 1:
-            raise MtpfError(f"--bregman-beta must be in [0, 1), got {self.bregman_beta}")
-        if not 0 <= self.dropout < 1:
-            raise MtpfError(f"--dropout must be in [0, 1), got {self.dropout}")
         self.train_limits()
         together = len(self.tasks) > 1 and self.task_sampling != "sequential"
         if self.loss != "sum" and not together:

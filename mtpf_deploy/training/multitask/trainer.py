@@ -19,12 +19,11 @@ from ...errors import MtpfError
 from ...formats.adapter_dir import AdapterDir, write_adapter_dir
 from ...formats.atomic import atomic_dir
 from ...formats.hashing import backbone_weights_sha256
-from ..adapt.train_split import subsample
 from ..encoder import load_encoder
 from ..features import pad_batch
+from ..multi_objective.step import combination_weights, multi_objective_backward
 from ..optimizers import make_optimizer
-from ..pretrain.balancing import combine_losses
-from ..pretrain.pcgrad import pcgrad
+from ..subsets import subsample
 from .config import MultitaskConfig
 from .model import OUTPUT_KIND, STS_SCALE, MultitaskModel, task_loss
 from .sampling import epoch_schedule
@@ -162,29 +161,17 @@ class MultitaskTrainer:
         for (task, b), anchored in zip(batches, self._anchored_outputs(batches)):
             losses[task], parts = self._task_objective(task, b, anchored)
             stats.update(parts)
-        leaves = {t: v.detach().clone().requires_grad_(True) for t, v in losses.items()}
-        total = combine_losses(leaves, cfg.loss, tuple(cfg.focus))
-        weights = dict(zip(leaves, (float(g) for g in torch.autograd.grad(total, list(leaves.values())))))
-        per_task = []
-        for task, loss in losses.items():  # each graph already routes through its task's LoRA
-            (loss * weights[task]).backward()
-            if cfg.pcgrad:
-                per_task.append(torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
-                                           for p in self.shared]))
-                for p in self.shared:
-                    p.grad = None
-        if cfg.pcgrad:
-            combined = pcgrad(per_task, random.Random(f"{cfg.seed}:pcgrad:{self.rng.random()}"))
-            offset = 0
-            for p in self.shared:
-                p.grad = combined[offset : offset + p.numel()].view_as(p).clone()
-                offset += p.numel()
+        weights, total = combination_weights(losses, cfg.loss, tuple(cfg.focus))
+        # each graph already routes through its task's LoRA; PCGrad on the shared parameters
+        multi_objective_backward(list(losses), lambda task, w: (losses[task] * w).backward(), weights, self.shared,
+                                 cfg.pcgrad, random.Random(f"{cfg.seed}:pcgrad:{self.rng.random()}") if cfg.pcgrad
+                                 else random.Random(0))
         if cfg.clip_grad_norm:
             torch.nn.utils.clip_grad_norm_(list(self.trainable.values()), cfg.clip_grad_norm)
         if self.anchor is not None:  # θ̃_t from θ_{t-1}, the parameters before this update
             self.anchor.update(self.trainable)
         self.optimizer.step()
-        stats["loss"] = float(total.detach())
+        stats["loss"] = total
         return stats
 
     # ------------------------------------------------------------------ evaluation

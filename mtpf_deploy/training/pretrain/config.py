@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 from ...errors import MtpfError
 from ...formats.lora_slots import FAMILIES, NER_TARGETS
+from ...formats.tasks import PRETRAIN_TASKS
 from ...settings import Settings, setting
+from ..multi_objective import COMBINATIONS
 
 # strategy -> task families, whether task-primary LoRAs exist, whether the backbone is frozen
 STRATEGIES = {
@@ -15,8 +17,7 @@ STRATEGIES = {
     "mtpf-tpl": {"tasks": ["ner", "tc"], "lora": True, "freeze": False},
     "pf-lora": {"tasks": ["ner", "tc"], "lora": True, "freeze": True},
 }
-TASKS = ("ner", "tc")
-COMBINATIONS = ("sum", "gls", "fls")
+TASKS = PRETRAIN_TASKS  # the task families with a pre-finetuning objective (formats/tasks.py)
 TASK_SAMPLING = ("alternate", "round-robin", "proportional")
 PAIR_SOURCES = ("stsb", "mrpc", "sick", "snli", "agnews_title_body")
 # not agnews_title_body: its only source is the AG News test file, a downstream evaluation split
@@ -37,36 +38,35 @@ class PretrainConfig(Settings):
     simcse_corpus: str | None = setting(None, "unlabeled sentences: add SimCSE dropout positives")
     ner_corpus: str | None = setting(None, "pseudo-labelled corpus (output folder of `pseudo-label`, or a .tsv)")
     tasks: list[str] = setting([], "pf-lora only: restrict to these families (ner, tc)", choices=TASKS)
-    steps: int = setting(1000, "optimizer steps")
+    steps: int = setting(1000, "optimizer steps", bounds=(0, None), open_low=True)
     backbone_lr: float = setting(2e-5, "backbone learning rate", aliases=("lr",))
     lora_lr: float = setting(1e-4, "LoRA and head learning rate")
-    warmup_steps: int = setting(0, "linear warm-up steps, then linear decay to 0")
+    warmup_steps: int = setting(0, "linear warm-up steps, then linear decay to 0", bounds=(0, None))
     weight_decay: float = setting(0.01, "decoupled weight decay")
     optimizer: str = setting("adamw", "adamw | adabelief", choices=("adamw", "adabelief"))
-    clip_grad_norm: float = setting(1.0, "gradient norm clipping (0 disables)")
+    clip_grad_norm: float = setting(1.0, "gradient norm clipping (0 disables)", bounds=(0, None))
     loss: str = setting("sum", "task loss combination: sum | gls (geometric) | fls (focused)", choices=COMBINATIONS,
                         aliases=("loss_combination",))
     focus: list[str] = setting([], "fls: comma list of focused tasks", choices=TASKS)
     task_sampling: str = setting("round-robin", "which tasks a step trains", choices=TASK_SAMPLING)
     pcgrad: bool = setting(False, "gradient surgery (PCGrad) on the shared parameters")
     dataset_weighting: str = setting("size", "pair-source sampling weight", choices=("size", "uniform"))
-    tc_batch_size: int = setting(64, "pairs per step (paper: 1024)")
-    tc_chunk_size: int = setting(0, "GradCache chunk (0: no caching)")
-    ner_batch_size: int = setting(32, "sentences per step (paper: 256)")
-    max_length: int = setting(128, "max sub-words per input")
-    temperature: float = setting(0.05, "InfoNCE temperature")
-    lora_r: int = setting(32, "LoRA rank of the task-primary LoRAs")
+    tc_batch_size: int = setting(64, "pairs per step (paper: 1024)", bounds=(0, None), open_low=True)
+    tc_chunk_size: int = setting(0, "GradCache chunk (0: no caching)", bounds=(0, None))
+    ner_batch_size: int = setting(32, "sentences per step (paper: 256)", bounds=(0, None), open_low=True)
+    max_length: int = setting(128, "max sub-words per input", bounds=(3, None))
+    temperature: float = setting(0.05, "InfoNCE temperature", bounds=(0, None), open_low=True)
+    lora_r: int = setting(32, "LoRA rank (PEFT's r) of the task-primary LoRAs", bounds=(0, None), open_low=True)
     lora_alpha: int = setting(64, "LoRA alpha")
     lora_dropout: float = setting(0.1, "LoRA dropout")
     lora_layers: str = setting("2", "last N layers carry the task-primary LoRAs, or 'all'")
     lora_targets: list[str] = setting(list(NER_TARGETS), "LoRA target module families", choices=FAMILIES)
-    checkpoint_every: int = setting(0, "steps between checkpoints (0: none)")
-    keep_checkpoints: int = setting(2, "newest checkpoints kept")
+    checkpoint_every: int = setting(0, "steps between checkpoints (0: none)", bounds=(0, None))
+    keep_checkpoints: int = setting(2, "newest checkpoints kept", bounds=(0, None), open_low=True)
     seed: int = setting(0, "random seed")
     device: str = setting("cpu", "torch device")
 
     def validate(self) -> None:
-        self.check_choices()
         tasks = self.active_tasks()
         if self.pcgrad and STRATEGIES[self.strategy]["freeze"]:
             raise MtpfError("--pcgrad projects gradients of the shared backbone; pf-lora freezes it")
@@ -82,8 +82,6 @@ class PretrainConfig(Settings):
             raise MtpfError(f"--loss fls needs --focus naming one of {tasks}")
         if "ner" in tasks and not self.ner_corpus:
             raise MtpfError("the NER objective needs --ner-corpus (make one with `mtpf-deploy pseudo-label`)")
-        if self.steps <= 0:
-            raise MtpfError("--steps must be positive")
         if self.lora_layers != "all" and not (self.lora_layers.isdigit() and int(self.lora_layers) > 0):
             raise MtpfError(f"--lora-layers must be 'all' or a positive number, not {self.lora_layers!r}")
 
@@ -105,8 +103,8 @@ class PseudoLabelConfig(Settings):
     corpus: str | None = setting(None, "one sentence per line (Leipzig 'id<TAB>sentence' is detected)")
     dataset: str | None = setting(None, "or a registered unlabeled dataset, e.g. leipzig_wikipedia")
     data_root: str | None = setting(None, "folder holding the registered datasets")
-    limit: int | None = setting(None, "first N sentences only")
-    k: int = setting(200, "k-means clusters")
-    max_length: int = setting(128, "max sub-words per sentence")
+    limit: int | None = setting(None, "first N sentences only", bounds=(0, None), open_low=True)
+    k: int = setting(200, "k-means clusters", bounds=(1, None), open_low=True)
+    max_length: int = setting(128, "max sub-words per sentence", bounds=(3, None))
     seed: int = setting(0, "random seed")
     device: str = setting("cpu", "torch device")

@@ -1,4 +1,4 @@
-"""The run folder ``pretrain`` writes: ``backbone/`` (Hugging Face folder), ``adapters/<family>/``
+"""The run folder ``pretrain`` writes: ``backbone/`` (Hugging Face folder), ``adapters/<task>/``
 (PEFT, task-primary), ``heads/`` (the NER pseudo-label head), ``config.{json,toml}``."""
 from __future__ import annotations
 
@@ -42,18 +42,18 @@ def write_backbone(run_dir: Path, model: PretrainModel, source_dir: Path) -> str
 
 def write_task_primary_adapters(run_dir: Path, model: PretrainModel, cfg: PretrainConfig, sha: str,
                                 layers: list[int] | None) -> None:
-    """``adapters/<family>/``: each task-primary LoRA as a PEFT folder with our task.json."""
-    for family in model.tasks:
-        with atomic_dir(run_dir / "adapters" / family, overwrite=True) as tmp:
-            model.encoder.save_pretrained(tmp / "_peft", selected_adapters=[family])
-            for f in (tmp / "_peft" / family).iterdir():
+    """``adapters/<task>/``: each task-primary LoRA as a PEFT folder with our task.json."""
+    for task in model.tasks:
+        with atomic_dir(run_dir / "adapters" / task, overwrite=True) as tmp:
+            model.encoder.save_pretrained(tmp / "_peft", selected_adapters=[task])
+            for f in (tmp / "_peft" / task).iterdir():
                 f.rename(tmp / f.name)
             shutil.rmtree(tmp / "_peft")
             write_adapter_dir(tmp, AdapterDir(
-                task="lora", pooling="mean" if family == "tc" else None, normalize=family == "tc",
+                task="lora", pooling="mean" if task == "tc" else None, normalize=task == "tc",
                 max_length=cfg.max_length, task_primary=True,
                 backbone={"name": str(run_dir / "backbone"), "weights_sha256": sha},
-                extra={"family": family, "strategy": cfg.strategy, "layers": layers},
+                extra={"family": task, "strategy": cfg.strategy, "layers": layers},
             ))
 
 

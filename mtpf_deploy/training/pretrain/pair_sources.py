@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...data.pairs import read_corpus, read_tsv_pairs
+from ...data.corpus import read_corpus
+from ...data.pairs import read_tsv_pairs
 from ...data.registry import load_split
 from ...data.text import read_csv
 from ...errors import MtpfError

@@ -19,7 +19,7 @@ from sklearn.cluster import MiniBatchKMeans
 from tqdm.auto import tqdm
 
 from ...backbones import resolve_backbone
-from ...data.tokenization import encode_text, load_tokenizer
+from ...data.tokenization import content_window, encode_text, load_tokenizer
 from ...data.types import TaggedSentence
 from ...errors import MtpfError
 from ..features import pad_batch
@@ -63,15 +63,16 @@ def teacher_word_vectors(teacher: str | Path, sentences: list[str], max_length: 
     words: list[list[str]] = []
     vectors: list[np.ndarray] = []
     encs = [encode_text(tok, s) for s in sentences]
+    window = content_window(max_length)
     with torch.no_grad():
         for i in tqdm(range(0, len(encs), batch_size), desc="teacher embeddings", unit="batch", leave=False):
             chunk = encs[i : i + batch_size]
-            rows = [[cls, *e.ids[: max_length - 2], sep] for e in chunk]
+            rows = [[cls, *e.ids[:window], sep] for e in chunk]
             b = pad_batch(rows, pad)
             hidden = model(input_ids=b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device)).last_hidden_state
             hidden = hidden.cpu().numpy()
             for j, e in enumerate(chunk):
-                kept = e.word_index[: max_length - 2]
+                kept = e.word_index[:window]
                 n_words = len({w for w in kept if w >= 0})  # words cut off by truncation are dropped
                 if n_words == 0:
                     words.append([])

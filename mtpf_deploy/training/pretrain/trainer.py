@@ -25,18 +25,16 @@ from ...data.pseudo_corpus import read_pseudo_corpus
 from ...data.tokenization import load_tokenizer, special_ids, truncated_rows
 from ...errors import MtpfError
 from ..encoder import load_encoder
-from ..features import pad_batch, token_features
+from ..multi_objective.step import combination_weights, multi_objective_backward
 from ..optimizers import make_optimizer
-from .balancing import combine_losses
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import STRATEGIES, PretrainConfig
 from .distributed import Distributed
 from .gradcache import CachedContrastive
 from .model import PretrainModel
-from .objectives import info_nce, token_cross_entropy
+from .objectives import info_nce, objective_of
 from .outputs import write_backbone, write_config, write_ner_head, write_task_primary_adapters
 from .pair_sources import load_pair_sources
-from .pcgrad import pcgrad
 from .sampling import EpochSampler, HierarchicalSampler, tasks_for_step
 
 
@@ -90,77 +88,60 @@ class Pretrainer:
             self.ddp = torch.nn.parallel.DistributedDataParallel(self.model)  # broadcasts rank 0's weights
         self.step = 0
 
-    # ----------------------------------------------------------------- batches
-    def _rows(self, texts: list[str]) -> list[list[int]]:
+    # ----------------------------------------------------------------- what the objectives use
+    def rows(self, texts: list[str]) -> list[list[int]]:
         return truncated_rows(self.tok, texts, self.cfg.max_length)[0]
 
-    def _tc_batch(self) -> tuple[dict, dict]:
-        name, idx = self.tc_sampler.next_batch()
-        pairs = [self.pairs[name][i] for i in self.dist.shard(idx, equal=True)]
-        dev = self.cfg.device
-        a = {k: v.to(dev) for k, v in pad_batch(self._rows([p[0] for p in pairs]), self.pad).items()}
-        b = {k: v.to(dev) for k, v in pad_batch(self._rows([p[1] for p in pairs]), self.pad).items()}
-        return a, b
-
-    def _ner_batch(self) -> dict:
-        idx = self.dist.shard(self.ner_sampler.next_batch())
-        label2id = {l: i for i, l in enumerate(self.ner_labels)}
-        feats = token_features(self.tok, [self.ner_sentences[i] for i in idx], label2id, self.cfg.max_length)
-        batch = pad_batch([f.input_ids for f in feats], self.pad, [f.labels for f in feats])
-        return {k: v.to(self.cfg.device) for k, v in batch.items()}
-
-    # ----------------------------------------------------------------- one step
     def _no_sync(self):
         return self.ddp.no_sync() if self.ddp is not None else nullcontext()
 
-    def _forward(self, task: str, batch: dict) -> torch.Tensor:
+    def forward(self, task: str, batch: dict) -> torch.Tensor:
         return self.ddp(task, batch) if self.ddp is not None else self.model(task, batch)
 
+    def info_nce(self, anchors: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+        """InfoNCE over the global batch. Every rank computes the same loss; the all-gather's backward
+        sums each rank's share, and the gradient average over ranks then gives exactly its gradient."""
+        return info_nce(self.dist.gather(anchors), self.dist.gather(positives), self.cfg.temperature)
+
+    # ----------------------------------------------------------------- one step
     def train_step(self, tasks: list[str]) -> dict[str, float]:
         """One optimizer step over ``tasks``; returns each loss and the combined loss."""
         cfg = self.cfg
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        batches = {t: (self._tc_batch() if t == "tc" else self._ner_batch()) for t in tasks}
-        cached = cfg.tc_chunk_size and "tc" in batches and batches["tc"][0]["input_ids"].shape[0] > cfg.tc_chunk_size
-        # 1) loss values (with graphs, except a GradCache'd TC loss which is replayed in chunks)
+        objectives = {t: objective_of(t) for t in tasks}
+        batches = {t: objectives[t].batch(self) for t in tasks}
+        cached = {t for t in tasks if objectives[t].contrastive and cfg.tc_chunk_size
+                  and batches[t][0]["input_ids"].shape[0] > cfg.tc_chunk_size}
+        # 1) loss values (with graphs, except a GradCache'd contrastive loss, which is replayed in chunks)
         losses: dict[str, torch.Tensor] = {}
         with self._no_sync():
             for t in tasks:
-                if t == "ner":
-                    losses[t] = token_cross_entropy(self._forward("ner", batches[t]), batches[t]["labels"])
-                elif not cached:
-                    a, b = batches[t]
-                    losses[t] = self._info_nce(self._forward("tc", a), self._forward("tc", b))
-        # 2) weights d(total)/d(L_t) from the combination at the current values
-        def weights_for(values: dict[str, torch.Tensor]) -> tuple[dict[str, float], float]:
-            leaves = {t: v.detach().clone().requires_grad_(True) for t, v in values.items()}
-            total = combine_losses(leaves, cfg.loss, tuple(cfg.focus))
-            grads = torch.autograd.grad(total, list(leaves.values()))
-            return {t: float(g.detach()) for t, g in zip(leaves, grads)}, float(total.detach())
+                if t not in cached:
+                    losses[t] = objectives[t].loss(self, t, batches[t])
+        caches: dict[str, CachedContrastive] = {}
+        for t in sorted(cached):  # GradCache: embeddings without a graph first, the graph is replayed per chunk
+            with self._no_sync():
+                caches[t] = CachedContrastive(lambda b, t=t: self.forward(t, b), list(batches[t]), cfg.tc_chunk_size)
+            losses[t] = caches[t].loss(self.info_nce)
+        # 2) weights d(total)/d(L_t) at the current values; 3) per-task backward passes inside no_sync
+        weights, total = combination_weights({t: losses[t] for t in tasks}, cfg.loss, tuple(cfg.focus))
 
-        cache = None
-        if cached:  # GradCache: embeddings without a graph first, the model's graph is replayed per chunk
+        def backward(task: str, weight: float) -> None:
             with self._no_sync():
-                cache = CachedContrastive(lambda b: self._forward("tc", b), list(batches["tc"]), cfg.tc_chunk_size)
-            losses["tc"] = cache.loss(self._info_nce)
-        weights, total = weights_for({t: losses[t] for t in tasks})
-        # 3) per-task backward passes (GradCache replays the TC chunks), all inside no_sync
-        per_task_grads: list[torch.Tensor] = []
-        for t in tasks:
-            with self._no_sync():
-                if t == "tc" and cache is not None:
-                    cache.backward(losses[t], weights[t])
+                if task in caches:
+                    caches[task].backward(losses[task], weight)
                 else:
-                    (losses[t] * weights[t]).backward()
-            if cfg.pcgrad:
-                per_task_grads.append(self._take_shared_grads())
-        if cfg.pcgrad:
-            if self.dist.world > 1:
-                for g in per_task_grads:
-                    dist.all_reduce(g)
-                    g /= self.dist.world
-            self._put_shared_grads(pcgrad(per_task_grads, random.Random(f"{cfg.seed}:pcgrad:{self.step}")))
+                    (losses[task] * weight).backward()
+
+        def all_reduce_mean(g: torch.Tensor) -> None:
+            dist.all_reduce(g)
+            g /= self.dist.world
+
+        multi_objective_backward(tasks, backward, weights, self.shared, cfg.pcgrad,
+                                 random.Random(f"{cfg.seed}:pcgrad:{self.step}"),
+                                 all_reduce_mean if self.dist.world > 1 else None)
+        if cfg.pcgrad:  # the shared gradients are averaged already
             shared = {id(p) for p in self.shared}
             self.dist.average_grads([p for p in self.trainable if id(p) not in shared])
         else:
@@ -174,24 +155,6 @@ class Pretrainer:
         out = {f"loss_{t}": float(losses[t].detach()) for t in tasks}
         out["loss"] = total
         return out
-
-    def _info_nce(self, anchors: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-        """InfoNCE over the global batch. Every rank computes the same loss; the all-gather's backward
-        sums each rank's share, and the gradient average over ranks then gives exactly its gradient."""
-        return info_nce(self.dist.gather(anchors), self.dist.gather(positives), self.cfg.temperature)
-
-    def _take_shared_grads(self) -> torch.Tensor:
-        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in self.shared])
-        for p in self.shared:
-            p.grad = None
-        return flat
-
-    def _put_shared_grads(self, flat: torch.Tensor) -> None:
-        offset = 0
-        for p in self.shared:
-            n = p.numel()
-            p.grad = flat[offset : offset + n].view_as(p).clone()
-            offset += n
 
     # ----------------------------------------------------------------- state
     def sampler_state(self) -> dict:
@@ -269,7 +232,7 @@ class Pretrainer:
         return self.run_dir
 
     def write_outputs(self) -> None:
-        """backbone/, adapters/<family>/ (task-primary LoRAs), heads/ (see outputs.py)."""
+        """backbone/, adapters/<task>/ (task-primary LoRAs), heads/ (see outputs.py)."""
         sha = write_backbone(self.run_dir, self.model, self.backbone_dir)
         if self.model.has_lora:
             write_task_primary_adapters(self.run_dir, self.model, self.cfg, sha, self.lora_layers)

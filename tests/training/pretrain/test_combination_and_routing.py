@@ -9,7 +9,7 @@ import random
 import pytest
 import torch
 
-from mtpf_deploy.training.pretrain.pcgrad import pcgrad
+from mtpf_deploy.training.multi_objective.pcgrad import pcgrad
 from mtpf_deploy.training.pretrain.trainer import Pretrainer
 from tests.conftest import vocabulary
 from tests.tiny_bert import make_tiny_bert

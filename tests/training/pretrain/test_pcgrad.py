@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from mtpf_deploy.training.pretrain.pcgrad import pcgrad
+from mtpf_deploy.training.multi_objective.pcgrad import pcgrad
 
 
 def test_pcgrad_projects_conflicting_gradients():

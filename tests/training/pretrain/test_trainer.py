@@ -72,8 +72,13 @@ def test_combinations_pcgrad_gradcache_and_adabelief_run(tiny_bert, pf_data, tmp
                             dict(loss="fls", focus=["tc"], tc_chunk_size=4),
                             dict(strategy="mtpf", pcgrad=True, tc_chunk_size=4)]):
         trainer = Pretrainer(_cfg(tiny_bert, pf_data, **kw), tmp_path / str(i), QUIET)
+        before = _snapshot(trainer.model)
         stats = trainer.train_step(trainer.tasks)
         assert all(torch.isfinite(torch.tensor(v)) for v in stats.values()), stats
+        ner, tc = stats["loss_ner"], stats["loss_tc"]
+        combined = {"sum": ner + tc, "gls": (ner * tc) ** 0.5, "fls": (ner * tc) ** 0.5 * tc}[trainer.cfg.loss]
+        assert stats["loss"] == pytest.approx(combined, rel=1e-5), (kw, stats)  # the combination that was asked for
+        assert any(_changed(before, trainer.model, _is_backbone)), kw  # and the step updated the shared backbone
 
 
 def test_bad_settings_are_clear_errors(tiny_bert, pf_data, tmp_path):

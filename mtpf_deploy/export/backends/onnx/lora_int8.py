@@ -8,8 +8,8 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
-from ..formats.lora_int8 import scale_name
-from ..formats.lora_slots import Slot
+from ....formats.lora_int8 import scale_name
+from ....formats.lora_slots import Slot
 
 MS_DOMAIN = "com.microsoft"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import COMBINATIONS
+from . import COMBINATIONS
 
 
 def combine_losses(losses: dict[str, torch.Tensor], how: str = "sum", focus: tuple[str, ...] = ()) -> torch.Tensor:

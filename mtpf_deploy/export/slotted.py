@@ -1,10 +1,13 @@
-"""A torch wrapper of ``BertModel`` whose slot linears take LoRA A/B as forward inputs (for export)."""
+"""A torch wrapper of ``BertModel`` whose slot linears take LoRA A/B as forward inputs; shared by every
+export backend (ONNX, ExecuTorch) and by the benchmarks' baselines."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from transformers import BertModel
 
-from ..formats.lora_slots import Slot
+from ..formats.lora_slots import Slot, bert_slots
 
 
 class SlotLinear(torch.nn.Module):
@@ -46,3 +49,12 @@ class SlottedBert(torch.nn.Module):
         finally:
             for module in self.slot_modules:
                 module.lora = None
+
+
+def load_slotted(backbone_dir: str | Path, slotted: bool = True) -> tuple[SlottedBert, list[Slot]]:
+    """The backbone (eager attention, eval mode) with every linear an adapter may target slotted
+    (``slotted=False``: none, a plain encoder)."""
+    bert = BertModel.from_pretrained(backbone_dir, add_pooling_layer=False, attn_implementation="eager").eval()
+    c = bert.config
+    slots = bert_slots(c.num_hidden_layers, c.hidden_size, c.intermediate_size) if slotted else []
+    return SlottedBert(bert, slots).eval(), slots

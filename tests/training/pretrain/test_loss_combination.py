@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mtpf_deploy.training.pretrain.balancing import combine_losses
+from mtpf_deploy.training.multi_objective.loss_combination import combine_losses
 
 
 def test_gls_and_fls_formulas():

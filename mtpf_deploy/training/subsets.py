@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from ...errors import MtpfError
+from ..errors import MtpfError
 
 
 def subsample(records: list, fraction: float, seed: int) -> list:

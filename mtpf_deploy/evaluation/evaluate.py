@@ -73,7 +73,7 @@ class Evaluator:
         self._tc_cache: dict[str, dict] = {}
 
     def splits(self, entry: DatasetEntry) -> dict[str, list]:
-        from ..data.files import load_task_splits
+        from ..data.splits import load_task_splits
 
         if entry.name not in self._splits:
             if entry.files:
@@ -110,10 +110,9 @@ class Evaluator:
         from ..training.adapt.config import TcAdaptConfig
         from ..training.adapt.tc import embed_texts, mteb_protocol, mteb_samples
 
-        cfg = TcAdaptConfig.from_dict({**self.suite.tc, "backbone": self.model.backbone, "adapter": self.model.tc_lora,
+        cfg = TcAdaptConfig.from_dict({**self.suite.tc, "backbone": self.model.backbone, "embed_adapter": self.model.tc_lora,
                                        "samples_per_label": str(cell.point), "seed": cell.seed, "device": self.device},
                                       f"suite {self.suite.name}: [tc]")
-        cfg.validate()
         cache = self._tc_encoder(cell.entry, cfg)
         splits, tok, encoder = cache["splits"], cache["tok"], cache["encoder"]
         y = np.array([t.label for t in splits["train"]])

@@ -1,7 +1,7 @@
 """The ExecuTorch engine of the runtime (``SystemModel.load(bundle, backend="executorch")``).
 
-It sits outside ``runtime/`` because executorch's Python bindings take torch tensors only, so this
-path needs ``torch`` besides ``executorch`` (``pip install 'mtpf-deploy[executorch]'``); the ONNX path
+Executorch's Python bindings take torch tensors only, so this engine needs ``torch`` besides
+``executorch`` and is imported only when asked for (``pip install 'mtpf-deploy[executorch]'``); the ONNX path
 needs neither. On a phone the C++/Java ExecuTorch runtime loads the same ``.pte`` + ``.ptd`` without
 torch. The program's LoRA inputs have a fixed rank (``executorch.max_rank``): an adapter's A/B are
 zero-padded to it once, when the adapter is loaded; no adapter is all zeros."""
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AdapterError, BundleError
-from .formats.bundle import verified_file
-from .runtime.engine import Engine
+from ...errors import AdapterError, BundleError
+from ...formats.bundle import verified_file
+from .base import Engine
 
-MAX_BATCH = 256  # the program's dynamic batch bound (export/executorch_backbone.py)
+MAX_BATCH = 256  # the program's dynamic batch bound (export/backends/executorch/program.py)
 
 
 _pool_threads: int | None = None  # the size this process's ExecuTorch thread pool was given

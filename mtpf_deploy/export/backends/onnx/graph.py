@@ -13,25 +13,13 @@ import onnx
 import torch
 from onnx import numpy_helper
 from torch.export import Dim
-from transformers import BertModel
 
-from ..formats.lora_int8 import empty_feed
-from ..formats.lora_slots import Slot, bert_slots
-from ..logs import quiet_loggers
-from .backbone_module import SlottedBert
-from .config import FFN_OUT
-
-INPUTS = ["input_ids", "attention_mask"]
-OUTPUTS = ["last_hidden_state"]
-
-
-def load_slotted(backbone_dir: str | Path, slotted: bool = True) -> tuple[SlottedBert, list[Slot]]:
-    """The backbone (eager attention, eval mode) with every linear an adapter may target slotted
-    (``slotted=False``: none, a plain encoder)."""
-    bert = BertModel.from_pretrained(backbone_dir, add_pooling_layer=False, attn_implementation="eager").eval()
-    c = bert.config
-    slots = bert_slots(c.num_hidden_layers, c.hidden_size, c.intermediate_size) if slotted else []
-    return SlottedBert(bert, slots).eval(), slots
+from ....formats.bundle import INPUTS, OUTPUTS
+from ....formats.lora_int8 import empty_feed
+from ....formats.lora_slots import Slot
+from ....logs import quiet_loggers
+from ...config import FFN_OUT
+from ...slotted import load_slotted
 
 
 def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_rank: int = 4,

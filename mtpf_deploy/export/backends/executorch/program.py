@@ -11,13 +11,12 @@ from pathlib import Path
 import torch
 from torch.export import Dim, export
 
-from ..formats.lora_slots import Slot
-from ..logs import quiet_loggers
-from .backbone_module import SlottedBert
-from .onnx_backbone import load_slotted
+from ....formats.lora_slots import Slot
+from ....logs import quiet_loggers
+from ...slotted import SlottedBert, load_slotted
 
 DATA_NAME = "backbone"  # -> backbone.ptd
-QUANTIZE = ("none", "int8")
+PRECISIONS = ("fp32", "int8")
 
 
 class MaskedEncoder(torch.nn.Module):
@@ -46,12 +45,12 @@ class MaskedEncoder(torch.nn.Module):
 
 
 def export_executorch(backbone_dir: str | Path, out_dir: Path, max_rank: int, max_length: int,
-                      quantize: str = "none", program_name: str = "backbone.pte") -> tuple[Path, Path, list[Slot]]:
+                      precision: str = "fp32", program_name: str = "backbone.pte") -> tuple[Path, Path, list[Slot]]:
     """Write ``out_dir/backbone.pte`` and ``out_dir/backbone.ptd``; returns their paths and the slots.
-    ``quantize="int8"``: XNNPACK's dynamic per-channel int8 on the backbone's linear layers (pt2e); the
+    ``precision="int8"``: XNNPACK's dynamic per-channel int8 on the backbone's linear layers (pt2e); the
     LoRA products, whose weights are program inputs, stay fp32."""
-    if quantize not in QUANTIZE:
-        raise ValueError(f"quantize must be one of {QUANTIZE}, not {quantize!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
     from executorch.exir.passes.external_constants_pass import delegate_external_constants_pass_unlifted
@@ -69,7 +68,7 @@ def export_executorch(backbone_dir: str | Path, out_dir: Path, max_rank: int, ma
         warnings.simplefilter("ignore")
         program = export(model, (ids, mask, *lora), dynamic_shapes=dynamic, strict=False)
         unlifted = program.module()
-        if quantize == "int8":
+        if precision == "int8":
             unlifted = _quantize_int8(unlifted, (ids, mask, *lora))
         # tag the weights XNNPACK will own too (the pass works on the unlifted graph), then re-export
         delegate_external_constants_pass_unlifted(unlifted, tag)

@@ -6,9 +6,9 @@ import unicodedata
 
 import numpy as np
 
-from ..data.bio import bio_entity_spans
-from ..data.tokenization import WordEncoding
-from .results import Entity
+from ...data.bio import bio_entity_spans
+from ...data.tokenization import WordEncoding
+from ..results import Entity
 
 
 def best_window_per_token(n_tokens: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -1,0 +1,123 @@
+"""App-side commands, on ``pip install 'mtpf-deploy[runtime]'`` alone (no torch): ``pack``, ``predict``, ``inspect``."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import MtpfError
+from ..export.config import PackConfig
+from ..formats.adapter_file import read_adapter_file
+from ..formats.bundle import bundle_path, read_bundle_manifest, verified_file
+from ..formats.tasks import task_spec
+from ..runtime.config import InspectConfig, PredictConfig
+from ..runtime.system import effective_max_length
+from .options import friendly, settings_options
+from .text_input import argument_texts, read_pairs, read_texts
+
+
+@click.command("pack")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="the .mtpfa to write")
+@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@friendly
+@settings_options(PackConfig)
+def pack_cmd(out: Path, overwrite: bool, cfg: PackConfig) -> None:
+    """App side: pack one adapter folder into a .mtpfa for an existing bundle."""
+    from ..export.pack import pack_single  # numpy + safetensors: no torch
+
+    assert cfg.bundle and cfg.adapter and cfg.name  # required settings
+    info = pack_single(Path(cfg.bundle), Path(cfg.adapter), cfg.name, out, overwrite)
+    click.echo(f"wrote {out} ({info['task']}, {out.stat().st_size / 1024:.0f} KiB)")
+
+
+def _result_json(result, top_k: int) -> dict:
+    """One result of any task as the JSON object ``predict`` prints."""
+    if isinstance(result, float):
+        return {"score": result}
+    if isinstance(result, list):
+        return {"entities": [e.to_json() for e in result]}
+    if hasattr(result, "to_json"):
+        out = result.to_json()
+        if top_k:
+            out["probabilities"] = dict(sorted(out["probabilities"].items(), key=lambda kv: -kv[1])[:top_k])
+        return out
+    return {"embedding": result.tolist()}
+
+
+@click.command("predict")
+@click.argument("texts", nargs=-1)
+@friendly
+@settings_options(PredictConfig)
+def predict_cmd(texts: tuple[str, ...], cfg: PredictConfig) -> None:
+    """Run an adapter on texts; prints one JSON object per text (JSONL)."""
+    from ..runtime import SystemModel
+
+    assert cfg.bundle and cfg.adapter  # required settings
+    if not Path(cfg.bundle).is_dir():
+        raise MtpfError(f"--bundle {cfg.bundle}: not a bundle folder")
+    source = Path(cfg.input) if cfg.input else None
+    system = SystemModel.load(cfg.bundle, threads=cfg.threads, backend=cfg.backend)
+    ad = system.load_adapter(cfg.adapter)
+    spec = task_spec(ad.task)
+    inputs: list
+    if spec.inputs == "pair":
+        if texts:
+            raise MtpfError(f"adapter {ad.name!r} is a {ad.task} adapter: it takes text pairs, one JSON object "
+                            '{"text_a": ..., "text_b": ...} per line of --input FILE (or stdin)')
+        inputs = read_pairs(read_texts(source), source)
+    else:
+        inputs = argument_texts(texts) if texts else read_texts(source)
+    t0 = time.perf_counter()
+    results = system.predict(inputs, ad, batch_size=cfg.batch_size) if inputs else []
+    ms = (time.perf_counter() - t0) * 1000
+    for item, r in zip(inputs, results):
+        shown = {"text_a": item[0], "text_b": item[1]} if spec.inputs == "pair" else {"text": item}
+        click.echo(json.dumps({**shown, "adapter": ad.name, **_result_json(r, cfg.top_k)}, ensure_ascii=False))
+    what = "pair(s)" if spec.inputs == "pair" else "text(s)"
+    click.echo(f"{len(inputs)} {what} in {ms:.1f} ms ({ms / max(len(inputs), 1):.1f} ms/{what[:-3]})", err=True)
+
+
+@click.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@friendly
+@settings_options(InspectConfig)
+def inspect_cmd(path: Path, cfg: InspectConfig) -> None:
+    """Show a bundle's or an adapter file's manifest and sizes; verify the backbone hash (bundle) or the
+    adapter's fit to ``--bundle``."""
+    if path.is_dir() or path.suffix == ".onnx":
+        folder = path if path.is_dir() else path.parent
+        m = read_bundle_manifest(folder)
+        bb = m["backbone"]
+        backends = m.get("backends", ["onnx"])
+        click.echo(f"bundle {folder}  backends {', '.join(backends)}")
+        click.echo(f"  layers {bb['num_layers']}  hidden {bb['hidden_size']}  max length {bb['max_length']}  "
+                   f"{len(bb['slots'])} LoRA slots  weights {bb['weights_sha256']}")
+        files = []
+        if "onnx" in backends:
+            files.append((bb["file"], bb["sha256"], "backbone file", f"{bb.get('precision')}, opset {bb.get('opset')}"))
+        if "executorch" in backends:
+            et = m["executorch"]
+            files += [(et[k], et[f"{k}_sha256"], f"ExecuTorch {k} file", f"{et['precision']}, max rank {et['max_rank']}")
+                      for k in ("program", "data")]
+        for rel, sha, label, what in files:
+            model = verified_file(folder, rel, sha, label)
+            click.echo(f"  {label} {rel}  {model.stat().st_size / 1e6:.1f} MB  {what}  sha256 {sha}")
+        click.echo("  every backbone file matches the manifest's sha256")
+        for name, rel in m.get("adapters", {}).items():
+            target = bundle_path(folder, rel, f"bundle {folder}: adapters.{name}")
+            size = f"{target.stat().st_size / 1024:.0f} KiB" if target.is_file() else "MISSING"
+            click.echo(f"  adapter {name}: {rel} ({size})")
+        return
+    af = read_adapter_file(path)
+    click.echo(json.dumps(af.manifest, indent=2, sort_keys=True))
+    click.echo(f"file size {path.stat().st_size / 1024:.1f} KiB")
+    if cfg.bundle is not None:
+        backbone = read_bundle_manifest(cfg.bundle)["backbone"]
+        af.check_fits(backbone)
+        click.echo(f"backbone hash matches {cfg.bundle}; LoRA slots and head width fit it")
+        used = effective_max_length(af.max_length, backbone["max_length"])
+        if used < af.max_length:
+            click.echo(f"note: the adapter's max_length {af.max_length} is more than the backbone takes; its texts are "
+                       f"cut at {used} tokens")

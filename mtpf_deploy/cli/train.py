@@ -1,0 +1,141 @@
+"""Training commands (torch, ``[train]``): ``datasets``, ``adapt ner|tc|multitask``, ``pretrain``, ``pseudo-label``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import MtpfError
+from ..training.adapt.config import NerAdaptConfig, TcAdaptConfig
+from ..training.multitask.config import MultitaskConfig
+from ..training.pretrain.config import PretrainConfig, PseudoLabelConfig
+from .options import data_options, friendly, log, needs, settings_options
+
+
+def _adapt_and_preview(task, train_fn, preview_fn, cfg, data, out, overwrite, examples) -> None:
+    """Read the splits, train, write the adapter folder, then reload it and print a few predictions."""
+    from ..data.splits import load_task_splits
+
+    dataset, data_root, train_file, dev_file, test_file, fmt = data
+    splits = load_task_splits(task, dataset, data_root, {"train": train_file, "dev": dev_file, "test": test_file}, fmt)
+    click.echo(f"adapt {task}: {len(splits['train'])} train {'sentences' if task == 'ner' else 'examples'}, "
+               f"backbone {cfg.backbone}")
+    train_fn(cfg, splits, out, overwrite, log=log)
+    click.echo(f"wrote {out}")
+    sample = splits.get("dev") or splits.get("test") or []
+    if examples and sample:
+        preview_fn(cfg.backbone, out, sample[:examples], cfg.device, log)
+
+
+@click.command("datasets")
+def datasets_cmd() -> None:
+    """List the registered datasets (task, splits, licence)."""
+    from ..data.registry import REGISTRY, split_names
+
+    for name, spec in sorted(REGISTRY.items()):
+        click.echo(f"{name:30s} {spec.task:9s} {','.join(split_names(name)):16s} {spec.license}")
+
+
+@click.group()
+def adapt() -> None:
+    """App side: train an adapter for one task on top of the shared backbone."""
+
+
+def _adapt_command(task: str, config: type, help: str) -> click.Command:
+    """``adapt TASK``: read the splits, train with ``training/adapt/TASK.py``, preview a few predictions."""
+
+    @data_options
+    @needs("train")
+    @friendly
+    @settings_options(config)
+    def command(dataset, data_root, train_file, dev_file, test_file, fmt, out, overwrite, examples, cfg) -> None:
+        import importlib
+
+        train_fn = getattr(importlib.import_module(f"mtpf_deploy.training.adapt.{task}"), f"adapt_{task}")
+        preview_fn = getattr(importlib.import_module("mtpf_deploy.training.adapt.preview"), f"preview_{task}")
+        _adapt_and_preview(task, train_fn, preview_fn, cfg, (dataset, data_root, train_file, dev_file, test_file, fmt),
+                           out, overwrite, examples)
+
+    command.__doc__ = help
+    return adapt.command(task)(command)
+
+
+adapt_ner_cmd = _adapt_command("ner", NerAdaptConfig,
+                               "NER: LoRA on query/key/MLP of all layers + token head (head warm-up, then joint training).")
+adapt_tc_cmd = _adapt_command("tc", TcAdaptConfig,
+                              "Text classification: mean-pooled embeddings -> logistic regression (MTEB protocol).")
+
+
+@adapt.command("multitask")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="output folder: adapters/<task>/ (+ backbone/ with --mode full), metrics.json")
+@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@needs("train")
+@friendly
+@settings_options(MultitaskConfig)
+def adapt_multitask_cmd(out, overwrite, cfg) -> None:
+    """SST-5 sentiment, paraphrase (MRPC) and STS-B together (the second source): one adapter per task."""
+    from ..training.multitask.trainer import adapt_multitask, load_multitask_splits
+
+    splits = load_multitask_splits(cfg.tasks, cfg.data_root)
+    click.echo(f"adapt multitask ({cfg.mode}, {cfg.task_sampling}, loss {cfg.loss}): "
+               + ", ".join(f"{t} {len(s['train'])} train" for t, s in splits.items()))
+    metrics = adapt_multitask(cfg, splits, out, overwrite, log=log)
+    for split in ("dev", "test"):
+        m = metrics[split]
+        if m:
+            click.echo(f"{split} (epoch {metrics['best_epoch']}): " + ", ".join(
+                f"{t} {v.get('accuracy', v.get('pearson')):.4f}" for t, v in m.items() if t != "total")
+                + f", total {m['total']:.4f}")
+    click.echo(f"wrote {out} (export: mtpf-deploy export --run {out} --adapters {','.join(cfg.tasks)})")
+
+
+@click.command("pretrain")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="run folder")
+@click.option("--resume", is_flag=True, help="continue from the newest checkpoint in --out")
+@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@needs("train")
+@friendly
+@settings_options(PretrainConfig)
+def pretrain_cmd(out, resume, overwrite, cfg) -> None:
+    """System side: pre-finetune the shared backbone (and task-primary LoRAs)."""
+    from ..training.pretrain.trainer import Pretrainer
+
+    Pretrainer(cfg, out, log=log).run(resume=resume, overwrite=overwrite)
+
+
+@click.command("pseudo-label")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="corpus folder to write")
+@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@needs("train")
+@friendly
+@settings_options(PseudoLabelConfig)
+def pseudo_label_cmd(out, overwrite, cfg) -> None:
+    """Tag an unlabeled corpus with a teacher (cached for `pretrain --ner-corpus`)."""
+    from ..data.corpus import read_corpus
+    from ..data.pseudo_corpus import write_pseudo_corpus
+    from ..data.registry import load_split
+    from ..training.pretrain import pseudo_label as pl
+
+    if cfg.dataset:
+        sentences = load_split(cfg.dataset, "train", cfg.data_root or Path("."))
+    elif cfg.corpus:
+        sentences = read_corpus(cfg.corpus)
+    else:
+        raise MtpfError("give --corpus FILE or --dataset NAME --data-root DIR")
+    if not all(isinstance(s, str) for s in sentences[:1]):
+        raise MtpfError(f"dataset {cfg.dataset!r} is not an unlabeled text dataset")
+    sentences = sentences[: cfg.limit] if cfg.limit else sentences
+    click.echo(f"pseudo-label ({cfg.method}): {len(sentences)} sentences")
+    if cfg.method == "kmeans":
+        tagged = pl.pseudo_label_kmeans(cfg.teacher, sentences, k=cfg.k, seed=cfg.seed, max_length=cfg.max_length,
+                                        device=cfg.device)
+        meta = {"method": cfg.method, "teacher": cfg.teacher, "k": cfg.k, "seed": cfg.seed}
+    elif cfg.method == "spacy-ner":
+        tagged = pl.pseudo_label_spacy_ner(sentences, cfg.spacy_model)
+        meta = {"method": cfg.method, "teacher": cfg.spacy_model}
+    else:
+        tagged = pl.pseudo_label_spacy_kmeans(sentences, k=cfg.k, seed=cfg.seed, model=cfg.spacy_model)
+        meta = {"method": cfg.method, "teacher": cfg.spacy_model, "k": cfg.k, "seed": cfg.seed}
+    write_pseudo_corpus(out, tagged, {**meta, "source": str(cfg.corpus or cfg.dataset)}, overwrite)
+    click.echo(f"wrote {out} ({len(tagged)} sentences)")

@@ -1,0 +1,43 @@
+"""The ONNX export backend: torch -> ONNX with LoRA slot inputs (``graph.py``), ONNX Runtime fusions
+(``fusions.py``), int8 (``graph.quantize_int8``) with int8 LoRA products (``lora_int8.py``), empty
+slot defaults. Its manifest part is the ``backbone`` entries file, sha256, opset, precision,
+lora_precision, int8_options and fusions (docs/formats.md)."""
+from __future__ import annotations
+
+from ....formats.hashing import sha256_file
+from .. import ExportJob
+from .fusions import fuse_for_ort
+from .graph import add_slot_defaults, export_onnx, quantize_int8
+from .lora_int8 import lora_to_int8, share_quantized_inputs
+
+FILE = "backbone.onnx"
+
+
+def write(job: ExportJob) -> dict:
+    cfg, tmp, log = job.cfg, job.out, job.log
+    raw = tmp / "backbone.export.onnx"
+    log(f"exporting {job.backbone_dir} to ONNX (opset {cfg.opset}) ...")
+    export_onnx(job.backbone_dir, raw, cfg.opset)
+    lora_precision = "int8" if cfg.precision == "int8" and cfg.int8_lora else "fp32"
+    if lora_precision == "int8":
+        lora_to_int8(raw, job.slots)
+    fusions: dict[str, int] = {}
+    if cfg.fuse:
+        fused = tmp / "backbone.fused.onnx"
+        fusions = fuse_for_ort(raw, fused)
+        raw.unlink()
+        raw = fused
+        log("fused for ONNX Runtime: " + ", ".join(f"{k} {v}" for k, v in fusions.items()))
+    model = tmp / FILE
+    if cfg.precision == "int8":
+        log(f"quantizing to int8 (dynamic, per-channel {' + '.join(cfg.int8_ops)} weights; LoRA {lora_precision}) ...")
+        quantize_int8(raw, model, tuple(cfg.int8_ops), tuple(cfg.int8_keep_fp32))
+        raw.unlink()
+        if lora_precision == "int8":
+            fusions["lora_shared_input_quantization"] = share_quantized_inputs(model)
+    else:
+        raw.rename(model)
+    add_slot_defaults(model, job.slots)
+    log(f"{FILE}: {model.stat().st_size / 1e6:.1f} MB ({cfg.precision}), {len(job.slots)} LoRA slots")
+    return {"file": model.name, "sha256": sha256_file(model), "opset": cfg.opset, "int8_options": cfg.int8_options,
+            "precision": cfg.precision, "lora_precision": lora_precision, "fusions": fusions}

@@ -1,0 +1,25 @@
+"""Settings of the runtime commands (``predict``, ``inspect``): torch-free, like the runtime."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..formats.bundle import BACKENDS
+from ..settings import Settings, setting
+
+
+@dataclass
+class PredictConfig(Settings):
+    bundle: str | None = setting(None, "bundle folder", required=True)
+    adapter: str | None = setting(None, "adapter name in the bundle, or a .mtpfa path", required=True)
+    input: str | None = setting(None, "one UTF-8 text per line ('-' or absent with no TEXT: stdin); for a pair adapter "
+                                      '(pair-tc, sts) one JSON object {"text_a": ..., "text_b": ...} per line')
+    threads: int | None = setting(None, "intra-op threads (default: ONNX Runtime's)", bounds=(1, None))
+    batch_size: int = setting(32, "texts per backbone pass", bounds=(1, None))
+    top_k: int = setting(5, "tc / pair-tc: how many label probabilities to print (0: all)", bounds=(0, None))
+    backend: str = setting("onnx", "which of the bundle's backbones runs (executorch needs "
+                                   "`pip install 'mtpf-deploy[executorch]'`)", choices=BACKENDS)
+
+
+@dataclass
+class InspectConfig(Settings):
+    bundle: str | None = setting(None, "check an adapter file against this bundle")

@@ -1,0 +1,24 @@
+"""What the runtime needs of a backend. Each engine loads the bundle's backbone for its backend, turns
+an adapter's LoRA tensors into what its calls take (``prepare``), and runs a padded batch (``run``)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Engine:
+    """What the runtime needs of a backend."""
+
+    backend: str
+    no_adapter: object  # ``prepare({})``
+
+    def prepare(self, lora: dict[str, np.ndarray], where: str) -> object:
+        """An adapter's LoRA tensors (slot input name -> array) as this engine's per-call input."""
+        raise NotImplementedError
+
+    def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
+        """Hidden states [B, S, H] of a padded batch with a prepared adapter active."""
+        raise NotImplementedError
+
+    def run_and_release(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
+        """``run``, then give the activation memory it took back (for a one-off large batch)."""
+        return self.run(ids, mask, prepared)

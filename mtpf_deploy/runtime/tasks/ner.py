@@ -1,0 +1,54 @@
+"""``ner``: entities with exact character offsets; long texts run in overlapping windows."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...data.tokenization import content_window, encode_text, windows
+from ...errors import InputError
+from ..inputs import as_texts, positive_int
+from ..results import Entity
+from .classification import softmax
+from .ner_decode import best_window_per_token, decode_entities, word_predictions
+
+if TYPE_CHECKING:
+    from ..system import Adapter, SystemModel
+
+
+def default_stride(window: int) -> int:
+    """Windows of ``window`` tokens overlap by a quarter window, at most 32 tokens (the context a
+    token near a cut gets is at least half the overlap)."""
+    return max(1, window - min(window // 4, 32))
+
+
+def entities(system: SystemModel, texts, adapter: Adapter | str, batch_size: int = 32, stride: int | None = None):
+    """Entities per text (one list for one str); each token is read in the window where it is most central."""
+    items, single = as_texts(texts)
+    found, weight, bias = system.require(adapter, "ner")
+    batch_size = positive_int(batch_size, "batch_size")
+    size = content_window(found.max_length)
+    stride = default_stride(size) if stride is None else positive_int(stride, "stride")
+    if stride > size:
+        raise InputError(f"stride {stride} is larger than the window ({size} tokens): tokens would be skipped")
+    encs = [encode_text(system.tokenizer, t) for t in items]
+    rows, spans_of = [], []  # one row per window
+    for enc in encs:
+        spans = windows(len(enc.ids), size, stride) if enc.ids else []
+        spans_of.append(spans)
+        rows += [[system.cls_id, *enc.ids[s:e], system.sep_id] for s, e in spans]
+    logits_of: dict[int, np.ndarray] = {}
+    for i, h in system.batched(rows, found, batch_size):
+        logits_of[i] = h[1:-1] @ weight.T + bias
+    out: list[list[Entity]] = []
+    row = 0
+    for text, enc, spans in zip(items, encs, spans_of):
+        if not spans:
+            out.append([])
+            continue
+        pick = best_window_per_token(len(enc.ids), spans)
+        logits = np.stack([logits_of[row + w][p] for w, p in pick])
+        row += len(spans)
+        words = word_predictions(enc, softmax(logits))
+        out.append(decode_entities(text, enc, words, found.labels))
+    return out[0] if single else out
