@@ -1,7 +1,8 @@
 """The swappable adapter FILE (``*.mtpfa``): what an app ships and the runtime loads. Untrusted input.
 
 A ZIP archive, every member STORED (no compression), so a member is one byte range that any
-platform can map or read (Python ``zipfile``, ``java.util.zip``)::
+platform can map or read (Python ``zipfile``, ``java.util.zip``), in one canonical layout
+(``adapter_zip.py``: local headers and central directory agree, nothing else in the file)::
 
     manifest.json      format, version, name, task, labels, head kind, pooling, max length, LoRA rank /
                        alpha / slots, sha256 + size of each member, sha256 of the backbone weights
@@ -9,8 +10,8 @@ platform can map or read (Python ``zipfile``, ``java.util.zip``)::
                        (``layer.3.query.lora_A``), scaling folded into B. Present iff ``lora`` is not null.
     head.safetensors   ``weight`` [C, W], ``bias`` [C] float32 (W: the task's head width, formats/tasks.py). Present iff the task has one.
 
-``read_adapter_file`` validates everything it can without the backbone (ZIP structure and sizes
-before any member is read, the manifest schema, member hashes, tensor names / dtypes / shapes / finiteness, A/B pairing);
+``read_adapter_file`` validates everything it can without the backbone (the canonical ZIP layout,
+the manifest schema, member hashes, tensor names / dtypes / shapes / finiteness, A/B pairing);
 ``AdapterFile.check_fits`` validates it against a bundle's backbone.
 Every failure is an ``AdapterError`` naming the file and the field. See docs/formats.md. No pickle.
 """
@@ -28,6 +29,7 @@ import numpy as np
 from safetensors.numpy import load as load_safetensors
 
 from ..errors import AdapterError
+from .adapter_zip import canonical_members
 from .tasks import HEAD_KINDS, TASK_NAMES, check_labels, task_spec
 
 FORMAT = "mtpf-adapter"
@@ -135,15 +137,13 @@ def read_adapter_file(path: str | Path) -> AdapterFile:
     if size > MAX_FILE_BYTES:
         raise AdapterError(f"{where}: {size} bytes is larger than an adapter may be ({MAX_FILE_BYTES})")
     try:
-        with zipfile.ZipFile(path) as z:
-            infos = _checked_members(z, where, size)
-            raw_manifest = z.read(infos[MANIFEST])
-            manifest = _manifest(where, raw_manifest)
-            data = {n: z.read(infos[n]) for n in (LORA, HEAD) if n in infos}
-    except zipfile.BadZipFile as exc:
-        raise AdapterError(f"{where}: corrupt or truncated file ({exc})") from None
-    except (zipfile.LargeZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError) as exc:
-        raise AdapterError(f"{where}: cannot be read ({exc})") from None
+        archive = path.read_bytes()
+    except OSError as exc:
+        raise AdapterError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    found = canonical_members(archive, where, MAX_MANIFEST_BYTES)  # the one reading every reader shares
+    raw_manifest = found[MANIFEST]
+    manifest = _manifest(where, raw_manifest)
+    data = {n: found[n] for n in (LORA, HEAD) if n in found}
     expected = {HEAD} if task_spec(manifest["task"]).has_head else set()
     expected |= {LORA} if manifest["lora"] is not None else set()
     if set(data) != expected:
@@ -158,24 +158,6 @@ def read_adapter_file(path: str | Path) -> AdapterFile:
     lora = _lora(where, data[LORA], manifest) if LORA in data else {}
     head = _head(where, data[HEAD], manifest) if HEAD in data else None
     return AdapterFile(path, manifest, lora, head, hashlib.sha256(raw_manifest).hexdigest())
-
-
-def _checked_members(z: zipfile.ZipFile, where: str, file_size: int) -> dict[str, zipfile.ZipInfo]:
-    """Member table checks made before any byte is inflated: known names once each, stored, sizes."""
-    infos: dict[str, zipfile.ZipInfo] = {}
-    for info in z.infolist():
-        if info.filename not in MEMBERS:
-            raise AdapterError(f"{where}: unexpected member {info.filename!r} (an adapter holds only {', '.join(MEMBERS)})")
-        if info.filename in infos:
-            raise AdapterError(f"{where}: member {info.filename} appears twice")
-        if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
-            raise AdapterError(f"{where}: member {info.filename} is compressed; adapter members must be stored")
-        if info.file_size > file_size or (info.filename == MANIFEST and info.file_size > MAX_MANIFEST_BYTES):
-            raise AdapterError(f"{where}: member {info.filename} claims {info.file_size} bytes, more than it can hold")
-        infos[info.filename] = info
-    if MANIFEST not in infos:
-        raise AdapterError(f"{where}: no {MANIFEST} inside (not an mtpf adapter file)")
-    return infos
 
 
 # ----------------------------------------------------------------------------- manifest schema

@@ -3,12 +3,9 @@ package ai.mtpf.core
 import org.json.JSONArray
 import org.json.JSONException
 import org.json.JSONObject
-import java.io.ByteArrayInputStream
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.security.MessageDigest
-import java.util.zip.ZipEntry
-import java.util.zip.ZipInputStream
 
 /** A refused bundle or adapter; the message names the file and the field. */
 class BundleException(message: String) : Exception(message)
@@ -131,24 +128,11 @@ class AdapterArchive private constructor(
 
     companion object {
         private const val MAX_BYTES = 512L * 1024 * 1024
-        private val MEMBERS = setOf("manifest.json", "lora.safetensors", "head.safetensors")
 
         fun read(bytes: ByteArray, where: String): AdapterArchive {
             if (bytes.size > MAX_BYTES) throw BundleException("$where: larger than 512 MiB")
-            val members = HashMap<String, ByteArray>()
-            try {
-                ZipInputStream(ByteArrayInputStream(bytes)).use { zip ->
-                    while (true) {
-                        val entry: ZipEntry = zip.nextEntry ?: break
-                        if (entry.name !in MEMBERS) throw BundleException("$where: unexpected member ${entry.name}")
-                        if (entry.method != ZipEntry.STORED) throw BundleException("$where: member ${entry.name} is compressed")
-                        if (members.containsKey(entry.name)) throw BundleException("$where: member ${entry.name} twice")
-                        members[entry.name] = zip.readBytes()
-                    }
-                }
-            } catch (e: java.io.IOException) {
-                throw BundleException("$where: not a readable ZIP archive (${e.message})")
-            }
+            // the canonical layout first: local headers and central directory agree, nothing else in the file
+            val members = CanonicalZip.members(bytes, where)
             val manifestBytes = members["manifest.json"] ?: throw BundleException("$where: no manifest.json (not an .mtpfa adapter)")
             val m = try { JSONObject(String(manifestBytes, Charsets.UTF_8)) } catch (e: JSONException) {
                 throw BundleException("$where: manifest.json is not JSON")
