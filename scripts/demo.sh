@@ -24,7 +24,7 @@ $BIN/mtpf-deploy adapt ner --backbone "$OUT/run/backbone" --init-adapter "$OUT/r
 
 echo
 echo "== adapt tc: Banking77 sample (77 intents, 16 train / 6 test per intent), TC task-primary LoRA active =="
-$BIN/mtpf-deploy adapt tc --backbone "$OUT/run/backbone" --adapter "$OUT/run/adapters/tc" \
+$BIN/mtpf-deploy adapt tc --backbone "$OUT/run/backbone" --embed-adapter "$OUT/run/adapters/tc" \
   --train demo_data/banking77_train.csv --test demo_data/banking77_test.csv \
   --format csv --out "$OUT/tc" --overwrite --examples 3
 

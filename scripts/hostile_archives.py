@@ -104,7 +104,39 @@ def hostile(honest: bytes) -> dict[str, bytes]:
     body = zipfile.ZipFile(__import__("io").BytesIO(honest)).read(name)
     extra_local, extra_central = _local(name, body, extra=b"\x55\x54\x05\x00\x01\x00\x00\x00\x00")
     cases["local-extra-field"] = _assemble([extra_local, *locals_[1:]], [extra_central, *central[1:]])
+    # canonical layout, but labels that do not fit the task (both readers check the label rules too)
+    for case, labels in {"labels-not-iob2": ["O", "person", "place"], "labels-unpaired": ["O", "B-PER"],
+                         "labels-control": ["O", "B-\u202ePER", "I-\u202ePER"]}.items():
+        cases[case] = _relabelled(honest, labels)
     return cases
+
+
+def _relabelled(honest: bytes, labels: list[str]) -> bytes:
+    """The honest adapter with ``labels`` and its head cut to as many rows, re-hashed, written canonically."""
+    import hashlib
+    import io
+
+    from safetensors.numpy import load, save
+
+    with zipfile.ZipFile(io.BytesIO(honest)) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    head = load(parts["head.safetensors"])
+    parts["head.safetensors"] = save({"weight": head["weight"][: len(labels)].copy(), "bias": head["bias"][: len(labels)].copy()})
+    manifest = json.loads(parts["manifest.json"])
+    manifest["labels"] = labels
+    manifest["members"] = {n: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)}
+                           for n, b in parts.items() if n != "manifest.json"}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as z:
+        for name in ("manifest.json", "lora.safetensors", "head.safetensors"):
+            if name not in parts:
+                continue
+            if name == "manifest.json":
+                data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+            else:
+                data = parts[name]
+            z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
 
 
 def main() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from mtpf_deploy.cli import main
+from mtpf_deploy.errors import MtpfError
 
 
 def _write_csv(path, examples):
@@ -192,3 +194,52 @@ def test_predict_dispatches_by_the_task_table(tiny_bundle, tmp_path):
     assert res.exit_code == 1 and "missing.txt: no such file" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(main, ["predict", "--adapter", "tc", "x"])
     assert res.exit_code == 1 and "--bundle is required" in res.output
+
+
+def test_edges_give_one_line_errors_not_tracebacks(tiny_bert, tiny_bundle, tiny_adapters, tmp_path, monkeypatch):
+    """Issue 21, item 6: every edge below is a clear one-line error naming the file, line or flag."""
+    runner = CliRunner()
+    texts = tmp_path / "t.txt"
+    texts.write_text("pizza\n")
+    cases = [(["predict", "--bundle", str(tiny_bundle), "--adapter", "tc", "--input", str(texts), "pizza"],
+              "give texts as arguments or --input FILE, not both")]
+    gz = tmp_path / "train.conll.gz"
+    gz.write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 40)  # a gzip header, then garbage
+    cases.append((["adapt", "ner", "--backbone", str(tiny_bert), "--train", str(gz), "--out", str(tmp_path / "x")],
+                  "train.conll.gz: cannot be read"))
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    cases.append((["adapt", "tc", "--backbone", str(tiny_bert), "--train", str(deep), "--format", "jsonl", "--out",
+                   str(tmp_path / "x")], "deep.jsonl:1: invalid JSON (nested more than 64 levels deep)"))
+    nulls = tmp_path / "null.jsonl"
+    nulls.write_text('{"text": null, "label": "a"}\n')
+    cases.append((["adapt", "tc", "--backbone", str(tiny_bert), "--train", str(nulls), "--format", "jsonl", "--out",
+                   str(tmp_path / "x")], "null.jsonl:1: field 'text' must be a string"))
+    train = tmp_path / "train.conll"
+    train.write_text("alice\tB-PER\n\n")
+    for flags, message in [(["--lora-dropout", "2.0"], "--lora-dropout must be in [0, 1), got 2.0"),
+                           (["--head-lr", "-1"], "--head-lr must be positive, got -1.0"),
+                           (["--epochs", "0", "--warmup-epochs", "0"], "nothing would train"),
+                           (["--epochs", "-3"], "--epochs must be >= 0, got -3"),
+                           (["--max-length", "2"], "--max-length must be >= 3, got 2")]:
+        cases.append((["adapt", "ner", "--backbone", str(tiny_bert), "--train", str(train), "--out", str(tmp_path / "x"),
+                       *flags], message))
+    for args, message in cases:
+        res = runner.invoke(main, args)
+        assert res.exit_code == 1 and message in res.output and "Traceback" not in res.output, (args, res.output)
+    assert not (tmp_path / "x").exists()
+
+    def full(*a, **kw):
+        raise OSError(28, "No space left on device", str(tmp_path / "app.mtpfa"))
+    monkeypatch.setattr("mtpf_deploy.export.pack.write_adapter_file", full)
+    res = runner.invoke(main, ["pack", "--bundle", str(tiny_bundle), "--adapter", str(tiny_adapters["ner"]), "--name",
+                               "app", "--out", str(tmp_path / "app.mtpfa")])
+    assert res.exit_code == 1 and "the disk is full" in res.output and "Traceback" not in res.output, res.output
+    assert list(tmp_path.glob("*app.mtpfa*")) == []  # nothing half-written
+
+
+def test_pair_input_that_nests_too_deep_is_a_line_error(tmp_path):
+    from mtpf_deploy.cli.text_input import read_pairs
+
+    with pytest.raises(MtpfError, match="in.jsonl:2: not a JSON object \\(nested more than 64 levels deep\\)"):
+        read_pairs(['{"text_a": "a", "text_b": "b"}', "[" * 100_000 + "]" * 100_000], tmp_path / "in.jsonl")

@@ -55,6 +55,8 @@ def predict_cmd(texts: tuple[str, ...], cfg: PredictConfig) -> None:
     from ..runtime import SystemModel
 
     assert cfg.bundle and cfg.adapter  # required settings
+    if texts and cfg.input:
+        raise MtpfError("give texts as arguments or --input FILE, not both")
     if not Path(cfg.bundle).is_dir():
         raise MtpfError(f"--bundle {cfg.bundle}: not a bundle folder")
     source = Path(cfg.input) if cfg.input else None
@@ -74,7 +76,9 @@ def predict_cmd(texts: tuple[str, ...], cfg: PredictConfig) -> None:
     ms = (time.perf_counter() - t0) * 1000
     for item, r in zip(inputs, results):
         shown = {"text_a": item[0], "text_b": item[1]} if spec.inputs == "pair" else {"text": item}
-        click.echo(json.dumps({**shown, "adapter": ad.name, **_result_json(r, cfg.top_k)}, ensure_ascii=False))
+        # allow_nan=False: the runtime never returns a non-finite score (it refuses the call instead)
+        click.echo(json.dumps({**shown, "adapter": ad.name, **_result_json(r, cfg.top_k)}, ensure_ascii=False,
+                              allow_nan=False))
     what = "pair(s)" if spec.inputs == "pair" else "text(s)"
     click.echo(f"{len(inputs)} {what} in {ms:.1f} ms ({ms / max(len(inputs), 1):.1f} ms/{what[:-3]})", err=True)
 
@@ -113,6 +117,8 @@ def inspect_cmd(path: Path, cfg: InspectConfig) -> None:
     af = read_adapter_file(path)
     click.echo(json.dumps(af.manifest, indent=2, sort_keys=True))
     click.echo(f"file size {path.stat().st_size / 1024:.1f} KiB")
+    for part in af.inert_parts():
+        click.echo(f"warning: this adapter changes nothing: {part}", err=True)
     if cfg.bundle is not None:
         backbone = read_bundle_manifest(cfg.bundle)["backbone"]
         af.check_fits(backbone)

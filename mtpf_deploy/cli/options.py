@@ -13,9 +13,13 @@ import click
 from ..errors import MtpfError
 from ..settings import Settings, defaults, flag_name
 
+DISK_ERRORS = {28: "the disk is full", 30: "the file system is read-only", 13: "permission denied",
+               122: "the disk quota is exceeded"}
+
 
 def friendly(fn):
-    """Turn our errors into a one-line message (no traceback)."""
+    """Turn our errors, and the disk's (full, read-only, no permission), into a one-line message (no
+    traceback); atomic writes leave nothing half-written behind them."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -23,6 +27,11 @@ def friendly(fn):
             return fn(*args, **kwargs)
         except MtpfError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            if exc.errno not in DISK_ERRORS:
+                raise
+            raise click.ClickException(f"{exc.filename or 'a file'}: {DISK_ERRORS[exc.errno]} (nothing half-written is "
+                                       "left behind)") from None
 
     return wrapper
 

@@ -1,11 +1,11 @@
 """Texts and text pairs for ``predict``: files or stdin, strictly UTF-8, errors naming the line."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from ..errors import MtpfError
+from ..formats import strict_json
 
 
 def read_texts(input_file: Path | None) -> list[str]:
@@ -47,9 +47,9 @@ def read_pairs(lines: list[str], input_file: Path | None) -> list[tuple[str, str
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise MtpfError(f"{source}:{number}: not a JSON object ({exc.msg})") from None
+            obj = strict_json.loads(line)
+        except strict_json.StrictJSONError as exc:
+            raise MtpfError(f"{source}:{number}: not a JSON object ({exc})") from None
         if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("text_a", "text_b")):
             raise MtpfError(f"{source}:{number}: expected an object with string fields text_a and text_b")
         pairs.append((obj["text_a"], obj["text_b"]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,5 +29,5 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                 yield number, line.rstrip("\n")
     except UnicodeDecodeError as exc:
         raise DataFormatError(path, None, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DataFormatError(path, None, f"cannot be read ({exc})") from None

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import DataFormatError, MtpfError
+from ..formats import strict_json
 from .io import open_text, read_lines
 from .types import LabeledText
 
@@ -138,11 +139,14 @@ def read_jsonl(
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(path, number, f"invalid JSON ({exc.msg})") from None
+            record = strict_json.loads(line)
+        except strict_json.StrictJSONError as exc:
+            raise DataFormatError(path, number, f"invalid JSON ({exc})") from None
         if not isinstance(record, dict) or text not in record or label not in record:
             raise DataFormatError(path, number, f"expected an object with {text!r} and {label!r} fields")
+        if not isinstance(record[text], str) or not isinstance(record[label], (str, int)) or isinstance(record[label], bool):
+            raise DataFormatError(path, number, f"field {text!r} must be a string and {label!r} a string or an integer, "
+                                                f"not {type(record[text]).__name__} / {type(record[label]).__name__}")
         out.append(LabeledText(str(record[text]), _map(str(record[label]), label_names, path, number)))
     return out
 

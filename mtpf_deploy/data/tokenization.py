@@ -138,8 +138,8 @@ def truncated_rows(tok: Tokenizer, texts: list[str], max_length: int) -> tuple[l
 
 def windows(n_tokens: int, window: int, stride: int) -> list[tuple[int, int]]:
     """Overlapping [start, end) windows of at most ``window`` tokens (a ``content_window``), advancing by ``stride``."""
-    if window <= 0:
-        raise ValueError("window must be positive")
+    if window <= 0 or stride <= 0:
+        raise ValueError(f"window and stride must be positive, not {window} and {stride}")
     if n_tokens <= window:
         return [(0, n_tokens)]
     out, start = [], 0

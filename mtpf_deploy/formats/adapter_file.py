@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 from safetensors.numpy import load as load_safetensors
 
 from ..errors import AdapterError
+from . import strict_json
 from .adapter_zip import canonical_members
 from .tasks import HEAD_KINDS, TASK_NAMES, check_labels, task_spec
 
@@ -44,7 +46,10 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 SLOT_INPUT = re.compile(r"layer\.(\d+)\.([a-z_]+)\.lora_([AB])")
 MAX_FILE_BYTES = 512 << 20  # an adapter is a few MB; anything near this is not one
 MAX_MANIFEST_BYTES = 1 << 20
-MAX_LABELS = 100_000
+MAX_LABELS = 10_000
+# trained LoRA factors (scaling folded into B) and heads are O(1)-O(100); a value beyond this is not a
+# trained adapter. Finite values below it can still overflow a call: the runtime probes each adapter at load.
+MAX_ABS_VALUE = 1e6
 MAX_LENGTH_RANGE = (3, 1 << 16)
 
 
@@ -84,6 +89,25 @@ class AdapterFile:
     @property
     def backbone_sha256(self) -> str:
         return self.manifest["backbone"]["weights_sha256"]
+
+    def inert_parts(self) -> list[str]:
+        """What in this adapter changes nothing (loading it is allowed; ``inspect`` warns, ``strict`` refuses)."""
+        found = []
+        if self.lora:
+            slots = sorted({k.rsplit(".", 1)[0] for k in self.lora})
+            dead = [s for s in slots if not self.lora[f"{s}.lora_A"].any() or not self.lora[f"{s}.lora_B"].any()]
+            if len(dead) == len(slots):
+                found.append("its LoRA is zero in every slot (B = 0 or A = 0: an untrained PEFT adapter?): the "
+                             "backbone's outputs are unchanged")
+            else:
+                tiny = max(float(np.abs(self.lora[f"{s}.lora_B"] @ self.lora[f"{s}.lora_A"]).max()) for s in slots)
+                if tiny < 1e-12:
+                    found.append(f"its LoRA changes no weight by more than {tiny:.1e}")
+        if self.head is not None and len(self.labels) > 1:
+            w, b = self.head["weight"], self.head["bias"]
+            if np.all(w == w[:1]) and np.all(b == b[:1]):
+                found.append("every label's head row is the same: every input gets the same scores")
+        return found
 
     def check_fits(self, backbone: dict) -> None:
         """Refuse an adapter that does not fit a bundle's backbone: other weights, a slot it lacks, a
@@ -156,6 +180,9 @@ def read_adapter_file(path: str | Path) -> AdapterFile:
         if len(blob) != info["bytes"] or hashlib.sha256(blob).hexdigest() != info["sha256"]:
             raise AdapterError(f"{where}: member {name} does not match its size / sha256 in the manifest (file is corrupt)")
     lora = _lora(where, data[LORA], manifest) if LORA in data else {}
+    if lora and sum(v.size for v in lora.values()) != manifest["lora"]["parameters"]:
+        raise AdapterError(f"{where}: field 'lora.parameters' is {manifest['lora']['parameters']}, the LoRA holds "
+                           f"{sum(v.size for v in lora.values())}")
     head = _head(where, data[HEAD], manifest) if HEAD in data else None
     return AdapterFile(path, manifest, lora, head, hashlib.sha256(raw_manifest).hexdigest())
 
@@ -163,14 +190,14 @@ def read_adapter_file(path: str | Path) -> AdapterFile:
 # ----------------------------------------------------------------------------- manifest schema
 def _manifest(where: str, raw: bytes) -> dict:
     try:
-        m = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        m = strict_json.loads(raw)
+    except strict_json.StrictJSONError as exc:
         raise AdapterError(f"{where}: {MANIFEST} is not valid JSON ({exc})") from None
     if not isinstance(m, dict):
         raise AdapterError(f"{where}: {MANIFEST} must be a JSON object, not {type(m).__name__}")
     if m.get("format") != FORMAT:
         raise AdapterError(f"{where}: format {m.get('format')!r} is not {FORMAT!r}")
-    if m.get("version") != VERSION:
+    if type(m.get("version")) is not int or m.get("version") != VERSION:
         raise AdapterError(f"{where}: format version {m.get('version')!r} is not supported (this mtpf-deploy reads "
                            f"version {VERSION}); re-pack it with `mtpf-deploy pack`")
     field = _Fields(where, m)
@@ -181,6 +208,9 @@ def _manifest(where: str, raw: bytes) -> dict:
     labels = field.get("labels", list)
     if not all(isinstance(x, str) and x for x in labels):
         raise AdapterError(f"{where}: field 'labels' must be a list of non-empty strings")
+    shown = [x for x in labels if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in x)]
+    if shown:  # bidi overrides, zero-width and control characters would reach whoever prints a result
+        raise AdapterError(f"{where}: field 'labels': {ascii(shown[0])} holds a control or formatting character")
     if len(set(labels)) != len(labels) or len(labels) > MAX_LABELS:
         raise AdapterError(f"{where}: field 'labels' has duplicates or more than {MAX_LABELS} entries")
     check_labels(task, labels, where)
@@ -205,7 +235,8 @@ def _manifest(where: str, raw: bytes) -> dict:
         slots = sub.get("slots", list)
         if not slots or not all(isinstance(s, str) and SLOT_INPUT.fullmatch(s) for s in slots):
             raise AdapterError(f"{where}: field 'lora.slots' must list slot inputs like 'layer.0.query.lora_A'")
-        sub.get("parameters", int)
+        if sub.get("parameters", int) < 0:
+            raise AdapterError(f"{where}: field 'lora.parameters' must be >= 0")
     elif task == "lora":
         raise AdapterError(f"{where}: field 'lora' is null, but a lora adapter is nothing else")
     backbone = _Fields(f"{where}: field 'backbone'", field.get("backbone", dict))
@@ -221,13 +252,6 @@ def _manifest(where: str, raw: bytes) -> dict:
     if "created_by" in m:
         field.get("created_by", str)
     return m
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"duplicate key(s) {sorted({k for k in keys if keys.count(k) > 1})}")
-    return dict(pairs)
 
 
 class _Fields:
@@ -274,6 +298,10 @@ def _tensors(where: str, member: str, blob: bytes) -> dict[str, np.ndarray]:
             raise AdapterError(f"{where}: {member}: tensor {name!r} has shape {list(value.shape)}")
         if not np.isfinite(value).all():
             raise AdapterError(f"{where}: {member}: tensor {name!r} holds NaN or infinite values")
+        peak = float(np.abs(value).max())
+        if peak > MAX_ABS_VALUE:
+            raise AdapterError(f"{where}: {member}: tensor {name!r} holds a value of magnitude {peak:.3g}; adapter values "
+                               f"must be at most {MAX_ABS_VALUE:.0e} (no trained adapter comes near it)")
     return tensors
 
 

@@ -1,7 +1,8 @@
 """Atomic writes: a failed write leaves nothing half-written at the destination.
 
 Temporary siblings are named ``.{name}.tmp-{pid}-{random}``; a later write to the same destination
-removes those whose process is gone (a run killed with SIGKILL cannot clean up after itself).
+removes those whose process is gone (a run killed with SIGKILL cannot clean up after itself), except
+a previous output moved aside by a run killed mid-replace, which is put back.
 Outputs get the permissions of an ordinary file or folder under the process umask (0644 / 0755 with
 umask 022), so a system service running as another user can read what ``export`` and ``pack`` write."""
 from __future__ import annotations
@@ -40,11 +41,18 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(out: Path) -> None:
-    """Remove ``.{out.name}.tmp-{pid}-*`` siblings left by processes that no longer run."""
-    for stale in out.parent.glob(f".{out.name}.tmp-*"):
-        pid = stale.name[len(f".{out.name}.tmp-"):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    """Remove ``.{out.name}.tmp-{pid}-*`` siblings left by processes that no longer run. A process killed
+    between moving the previous ``out`` aside and moving the new one in left ``out`` missing and the
+    previous output as ``.{name}.tmp-{pid}-old``: that one is put back as ``out``, never deleted."""
+    prefix = f".{out.name}.tmp-"
+    for stale in sorted(out.parent.glob(f"{prefix}*")):
+        pid = stale.name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+            continue
+        if stale.name.endswith("-old") and not out.exists() and not out.is_symlink():
+            os.replace(stale, out)  # the only copy of the previous output: recover it
+            continue
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
 
 
 def make_readable(path: Path) -> None:

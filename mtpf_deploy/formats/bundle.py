@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from ..errors import BundleError
+from . import strict_json
 from .adapter_file import NAME, SHA256, SLOT_INPUT
 
 FORMAT = "mtpf-bundle"
@@ -37,8 +38,8 @@ def read_bundle_manifest(bundle: str | Path) -> dict:
     if not path.is_file():
         raise BundleError(f"bundle {bundle}: no {MANIFEST} (not an mtpf bundle folder)")
     try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        manifest = strict_json.loads(path.read_bytes())
+    except (strict_json.StrictJSONError, OSError) as exc:
         raise BundleError(f"bundle {path}: manifest is not valid JSON ({exc})") from None
     validate_bundle_manifest(manifest, path)
     return manifest
@@ -46,7 +47,7 @@ def read_bundle_manifest(bundle: str | Path) -> dict:
 
 def bundle_path(folder: Path, rel: str, where: str) -> Path:
     """``folder / rel``, refusing paths that leave the folder (absolute, ``..``, links out)."""
-    if not isinstance(rel, str) or not rel or Path(rel).is_absolute():
+    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or "\0" in rel:
         raise BundleError(f"{where}: {rel!r} must be a relative path inside the bundle")
     root = folder.resolve()
     target = (folder / rel).resolve()

@@ -68,9 +68,23 @@ def head_width(task: str, hidden: int) -> int:
 
 
 def check_labels(task: str, labels: list[str], where: str) -> None:
-    """The label rule of ``task`` (label names themselves are checked by the readers)."""
+    """The label rule of ``task`` (label names themselves are checked by the readers): IOB2 over the
+    declared entity types for ``bio`` (``O`` + ``B-X`` and ``I-X`` for each type X), at least two classes
+    for ``classes``."""
     spec = task_spec(task, where)
     if spec.has_head and not labels:
         raise AdapterError(f"{where}: field 'labels' is empty; a {task} adapter needs its label names")
-    if spec.labels == "bio" and "O" not in labels:
-        raise AdapterError(f"{where}: field 'labels' of an ner adapter must include 'O'")
+    if spec.labels == "bio":
+        if "O" not in labels:
+            raise AdapterError(f"{where}: field 'labels' of an ner adapter must include 'O'")
+        bad = [l for l in labels if l != "O" and (l[:2] not in ("B-", "I-") or len(l) < 3)]
+        if bad:
+            raise AdapterError(f"{where}: field 'labels' of an ner adapter must be IOB2 tags (O, B-TYPE, I-TYPE); "
+                               f"{', '.join(map(repr, bad[:5]))} {'is' if len(bad) == 1 else 'are'} not")
+        types = {l[2:] for l in labels if l != "O"}
+        unpaired = sorted(t for t in types if f"B-{t}" not in labels or f"I-{t}" not in labels)
+        if unpaired:
+            raise AdapterError(f"{where}: field 'labels' of an ner adapter needs both B- and I- tags of each entity "
+                               f"type; {', '.join(unpaired[:5])} lack{'s' if len(unpaired) == 1 else ''} one")
+    if spec.labels == "classes" and len(labels) < 2:
+        raise AdapterError(f"{where}: field 'labels' of a {task} adapter needs at least 2 classes, it has {len(labels)}")

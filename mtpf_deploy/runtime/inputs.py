@@ -7,6 +7,9 @@ import numpy as np
 
 from ..errors import InputError
 
+MAX_TEXTS_PER_CALL = 100_000  # a call's results stay in memory together; split larger jobs into calls
+MAX_TEXT_CHARS = 1 << 22  # 4 Mi characters per text (long texts run in windows; a book chapter is ~100 k)
+
 
 def as_texts(texts: str | Iterable[str]) -> tuple[list[str], bool]:
     """The texts of a call as a list, and whether a single ``str`` was given. Every text must be a
@@ -19,9 +22,13 @@ def as_texts(texts: str | Iterable[str]) -> tuple[list[str], bool]:
         raise InputError(f"texts must be a str or an iterable of str, not {type(texts).__name__}")
     else:
         items = list(texts)
+    if len(items) > MAX_TEXTS_PER_CALL:
+        raise InputError(f"{len(items)} texts in one call; at most {MAX_TEXTS_PER_CALL} (split the job into calls)")
     for i, t in enumerate(items):
         if not isinstance(t, str):
             raise InputError(f"text {i} is a {type(t).__name__}, not a str")
+        if len(t) > MAX_TEXT_CHARS:
+            raise InputError(f"text {i} has {len(t)} characters; at most {MAX_TEXT_CHARS} per text")
         try:
             t.encode("utf-8")
         except UnicodeEncodeError as exc:

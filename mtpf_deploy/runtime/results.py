@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -32,3 +37,14 @@ class Classification:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+class NonFiniteOutput(InputError):
+    """An adapter gave NaN or infinite values on a call's input (refused at load when probe texts show it)."""
+
+
+def check_finite(values: np.ndarray, adapter: Any) -> None:
+    """Results are finite or the call fails: never a NaN score, never silently no entity."""
+    if not np.isfinite(values).all():
+        name = "no adapter" if adapter is None else f"adapter {adapter.name!r}"
+        raise NonFiniteOutput(f"{name} gives non-finite values on this input (its LoRA or head values are too large)")

@@ -25,7 +25,7 @@ from ..formats.bundle import bundle_path, read_bundle_manifest
 from ..formats.tasks import task_spec
 from .engines import Engine, load_engine
 from .inputs import as_texts, positive_int
-from .results import Classification, Entity
+from .results import Classification, Entity, NonFiniteOutput, check_finite
 from .tasks import classification, ner
 from .tasks import pairs as pair_tasks
 
@@ -44,6 +44,11 @@ class Adapter:
     manifest: dict = field(repr=False, default_factory=dict)
     digest: str = ""  # ``AdapterFile.digest``: the same adapter may be loaded again under its name
     feed: object = field(repr=False, default=None)  # the LoRA as the engine's per-call input
+    unloaded: bool = False  # set by ``SystemModel.unload_adapter``
+
+
+# what an adapter is probed with when it loads: no token, one, and more than any window holds
+PROBE_TEXTS = ("", "a", " ".join(["The quick brown fox, 12 km from Zürich, jumps over the lazy dog."] * 48))
 
 
 def effective_max_length(adapter: int, backbone: int) -> int:
@@ -94,14 +99,19 @@ class SystemModel:
         row = [self.cls_id] + [self.pad_id] * content_window(self.max_length) + [self.sep_id]
         ids = np.array([row], dtype=np.int64)
         try:  # and give the arena memory of this longest input back: a loaded bundle stays small
-            self.engine.run_and_release(ids, np.ones_like(ids), self.engine.no_adapter)
+            hidden = self.engine.run_and_release(ids, np.ones_like(ids), self.engine.no_adapter)
         except Exception as exc:  # the engines' own error types
             raise BundleError(f"bundle {self.folder}: backbone.max_length {self.max_length} is more than the "
                               f"backbone accepts ({str(exc)[:300]})") from None
+        width = self.backbone["hidden_size"]
+        if hidden.ndim != 3 or hidden.shape[-1] != width:
+            raise BundleError(f"bundle {self.folder}: backbone.hidden_size is {width}, but the backbone's output is "
+                              f"{list(hidden.shape)}")
 
-    def load_adapter(self, path_or_name: str | Path, name: str | None = None) -> Adapter:
+    def load_adapter(self, path_or_name: str | Path, name: str | None = None, strict: bool = False) -> Adapter:
         """Load and validate an adapter file (or a name listed in the bundle) and register it under
-        ``name`` (default: its manifest name). A different adapter under a name already in use is refused."""
+        ``name`` (default: its manifest name). A different adapter under a name already in use is refused.
+        ``strict``: also refuse an adapter that changes nothing (``AdapterFile.inert_parts``)."""
         listed = self.manifest.get("adapters", {})
         if str(path_or_name) in listed:
             path = bundle_path(self.folder, listed[str(path_or_name)], f"bundle {self.folder}: adapters")
@@ -112,7 +122,11 @@ class SystemModel:
                                    f"(has {', '.join(sorted(listed)) or 'none'})")
         af = read_adapter_file(path)
         af.check_fits(self.backbone)
+        inert = af.inert_parts() if strict else []
+        if inert:
+            raise AdapterError(f"adapter {path}: changes nothing: {'; '.join(inert)} (strict mode)")
         adapter = self._build(af, name or af.name)
+        self._probe_adapter(adapter, f"adapter {path}")
         with self._lock:
             loaded = self.adapters.get(adapter.name)
             if loaded is not None and loaded.digest != adapter.digest:
@@ -122,9 +136,12 @@ class SystemModel:
         return adapter
 
     def unload_adapter(self, name: str) -> None:
+        """Forget adapter ``name``; an ``Adapter`` object of it is refused by later calls."""
         with self._lock:
-            if self.adapters.pop(name, None) is None:
+            adapter = self.adapters.pop(name, None)
+            if adapter is None:
                 raise AdapterError(f"no adapter named {name!r} is loaded")
+            adapter.unloaded = True
 
     def _build(self, af: AdapterFile, name: str) -> Adapter:
         check_adapter_name(name)
@@ -135,7 +152,20 @@ class SystemModel:
                        bool(af.manifest["normalize"]), weight, bias, af.manifest, af.digest,
                        self.engine.prepare(af.lora, f"adapter {af.path}"))
 
+    def _probe_adapter(self, adapter: Adapter, where: str) -> None:
+        """Run the adapter's own task on probe inputs (empty, short, a full window): an adapter whose
+        values are finite but so large that its outputs are not is refused here, at load, not on a call."""
+        texts = list(PROBE_TEXTS)
+        inputs: list = list(zip(texts, texts[::-1])) if task_spec(adapter.task).inputs == "pair" else texts
+        try:
+            self.predict(inputs, adapter)
+        except NonFiniteOutput:
+            raise AdapterError(f"{where}: gives non-finite outputs on probe texts (its LoRA or head values are too "
+                               "large for this backbone)") from None
+
     def _adapter(self, adapter: Adapter | str | None) -> Adapter | None:
+        if isinstance(adapter, Adapter) and adapter.unloaded:
+            raise InputError(f"adapter {adapter.name!r} was unloaded; load it again")
         if adapter is None or isinstance(adapter, Adapter):
             return adapter
         if not isinstance(adapter, (str, Path)):
@@ -159,6 +189,7 @@ class SystemModel:
         except Exception as exc:  # the engines' own error types
             raise MtpfError(f"bundle {self.folder}: the backbone failed on a batch of {len(rows)} x {width} tokens "
                             f"({str(exc)[:300]})") from None
+        check_finite(hidden, found)
         return hidden, mask
 
     def batched(self, rows: list[list[int]], adapter: Adapter | None, batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -186,6 +217,7 @@ class SystemModel:
         out = np.zeros((len(rows), self.backbone["hidden_size"]), dtype=np.float32)
         for i, h in self.batched(rows, adapter, batch_size):
             out[i] = h.mean(0)
+        check_finite(out, adapter)
         if normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out, lengths

@@ -33,7 +33,7 @@ def test_the_honest_archive_is_read():
 @pytest.mark.parametrize("case", CASES["refused"])
 def test_every_other_layout_is_refused_although_zipfile_reads_it(case):
     path = HOSTILE / f"{case}.mtpfa"
-    with zipfile.ZipFile(path) as z:  # the central directory alone shows the honest members ...
+    with zipfile.ZipFile(path) as z:  # the central directory alone shows an adapter's members ...
         assert set(z.namelist()) == {"head.safetensors", "lora.safetensors", "manifest.json"}
     with pytest.raises(AdapterError) as info:  # ... but the file is not one adapter to every reader
         read_adapter_file(path)

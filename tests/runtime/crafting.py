@@ -45,6 +45,7 @@ def craft(src: Path, dst: Path, manifest: Callable[[dict], None] | None = None,
                         for n, b in parts.items() if n != MANIFEST}
     if lora is not None and LORA in parts and tensors[LORA] is not None and rehash:
         m["lora"]["slots"] = sorted(tensors[LORA])
+        m["lora"]["parameters"] = int(sum(v.size for v in tensors[LORA].values()))
     if manifest is not None:
         manifest(m)
     parts[MANIFEST] = json.dumps(m).encode()

@@ -193,3 +193,118 @@ def test_pack_refuses_a_bad_name(tiny_bundle, tiny_adapters, tmp_path):
                                     "--name", "../evil x", "--out", str(tmp_path / "e.mtpfa")])
     assert res.exit_code == 1 and "'../evil x' must be 1-64 letters" in res.output and "Traceback" not in res.output
     assert not list(tmp_path.iterdir())
+
+
+# issue 21: finite means finite; labels checked for their task
+def test_huge_values_are_refused_at_load_never_nan_on_a_call(system, ner, tc, tmp_path, monkeypatch):
+    def scale(by):
+        def edit(t):
+            for k in t:
+                t[k] = (t[k] * by).astype(np.float32)
+        return edit
+    refused(system, craft(tc, tmp_path / "h.mtpfa", head=scale(3e38 / 4)), "holds a value of magnitude")
+    refused(system, craft(ner, tmp_path / "l.mtpfa", lora=scale(1e9)), "must be at most 1e+06")
+    # values the bound would let through but that overflow this backbone: the load-time probe refuses them
+    from mtpf_deploy.formats import adapter_file
+
+    monkeypatch.setattr(adapter_file, "MAX_ABS_VALUE", 1e38)
+    refused(system, craft(ner, tmp_path / "q.mtpfa", lora=scale(1e12), manifest=lambda m: m.update(name="big2")),
+            "gives non-finite outputs on probe texts")
+    assert "big2" not in system.adapters
+
+
+def test_non_finite_outputs_fail_the_call_instead_of_printing_nan(system, tiny_bundle, monkeypatch):
+    from mtpf_deploy.runtime.results import NonFiniteOutput
+
+    tc = system.load_adapter("tc")
+    monkeypatch.setattr(tc, "weight", np.full_like(tc.weight, np.float32(3e38)))
+    with pytest.raises(NonFiniteOutput, match="adapter 'tc' gives non-finite values"):
+        system.classify("pizza and pasta", tc)
+
+
+@pytest.mark.parametrize("labels,message", [
+    (["O", "person", "place"], "must be IOB2 tags"),
+    (["O", "S-PER", "B-PER"], "'S-PER' is not"),
+    (["O", "B-PER"], "PER lacks one"),
+])
+def test_ner_labels_must_be_iob2_pairs(system, ner, tmp_path, labels, message):
+    def relabel(m):
+        m["labels"] = labels
+    def resize(t):
+        t["weight"], t["bias"] = t["weight"][: len(labels)].copy(), t["bias"][: len(labels)].copy()
+    refused(system, craft(ner, tmp_path / "n.mtpfa", manifest=relabel, head=resize), message)
+
+
+def test_a_classifier_needs_two_classes(system, tc, tmp_path):
+    def one(t):
+        t["weight"], t["bias"] = t["weight"][:1].copy(), t["bias"][:1].copy()
+    refused(system, craft(tc, tmp_path / "one.mtpfa", manifest=lambda m: m.update(labels=m["labels"][:1]), head=one),
+            "needs at least 2 classes, it has 1")
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda m: m.update(version=2.0), "format version 2.0 is not supported"),
+    (lambda m: m["lora"].update(parameters=-5), "'lora.parameters' must be >= 0"),
+    (lambda m: m["lora"].update(parameters=7), "'lora.parameters' is 7, the LoRA holds"),
+    (lambda m: m.update(labels=["O", "B-\u202eNOSREP", "I-\u202eNOSREP"]), "holds a control or formatting character"),
+])
+def test_manifest_values_that_mean_nothing_are_refused(system, ner, tmp_path, edit, message):
+    refused(system, craft(ner, tmp_path / "m.mtpfa", manifest=edit), message)
+
+
+def test_non_standard_or_deep_json_is_refused(system, ner, tmp_path):
+    parts = members(ner)
+    for i, raw in enumerate([parts[MANIFEST].replace(b'"normalize": false', b'"normalize": NaN'),
+                             b"[" * 100_000 + b"]" * 100_000]):
+        path = write_zip(tmp_path / f"j{i}.mtpfa", [(MANIFEST, raw), *[(n, d) for n, d in parts.items() if n != MANIFEST]])
+        refused(system, path, "manifest.json is not valid JSON")
+
+
+def test_adapters_that_change_nothing(system, ner, tc, tmp_path):
+    """Loaded by default (a deliberate no-op is allowed); ``inspect`` warns and ``strict`` refuses."""
+    def zero_b(t):
+        for k in t:
+            if k.endswith("lora_B"):
+                t[k] = np.zeros_like(t[k])
+    path = craft(ner, tmp_path / "zero.mtpfa", lora=zero_b, manifest=lambda m: m.update(name="zero"))
+    assert system.load_adapter(path).name == "zero"
+    with pytest.raises(AdapterError, match="changes nothing: its LoRA is zero in every slot"):
+        system.load_adapter(path, strict=True)
+    res = CliRunner().invoke(main, ["inspect", str(path)])
+    assert res.exit_code == 0 and "warning: this adapter changes nothing: its LoRA is zero" in res.output
+
+    def constant(t):
+        t["weight"] = np.repeat(t["weight"][:1], len(t["weight"]), 0)
+        t["bias"] = np.full_like(t["bias"], t["bias"][0])
+    flat = craft(tc, tmp_path / "flat.mtpfa", head=constant, manifest=lambda m: m.update(name="flat"))
+    with pytest.raises(AdapterError, match="every label's head row is the same"):
+        system.load_adapter(flat, strict=True)
+    assert "warning" not in CliRunner().invoke(main, ["inspect", str(tc)]).output  # a real adapter: no warning
+
+
+def test_an_unloaded_adapter_object_is_refused(tiny_bundle):
+    from mtpf_deploy.errors import InputError
+
+    system = SystemModel.load(tiny_bundle, threads=1)
+    ner = system.load_adapter("ner")
+    system.unload_adapter("ner")
+    with pytest.raises(InputError, match="adapter 'ner' was unloaded"):
+        system.entities("alice smith", ner)
+
+
+def test_label_count_and_result_size_are_bounded(system, tc, tmp_path):
+    from mtpf_deploy.runtime.tasks.classification import MAX_PROBABILITIES
+
+    n = MAX_PROBABILITIES + 50
+    def many(t):
+        rng = np.random.default_rng(0)
+        t["weight"] = rng.normal(0, 1, (n, t["weight"].shape[1])).astype(np.float32)
+        t["bias"] = np.zeros(n, np.float32)
+    path = craft(tc, tmp_path / "many.mtpfa", head=many,
+                 manifest=lambda m: m.update(name="many", labels=[f"l{i}" for i in range(n)]))
+    result = system.classify(["pizza and pasta", "a goal"], system.load_adapter(path))
+    for r in result:
+        assert len(r.probabilities) == MAX_PROBABILITIES and next(iter(r.probabilities)) == r.label
+        assert list(r.probabilities.values()) == sorted(r.probabilities.values(), reverse=True)
+    refused(system, craft(tc, tmp_path / "toomany.mtpfa", manifest=lambda m: m.update(labels=[f"l{i}" for i in range(10_001)])),
+            "more than 10000 entries")

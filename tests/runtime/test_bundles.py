@@ -50,6 +50,20 @@ def test_max_length_beyond_the_graph_fails_at_load(copy):
         SystemModel.load(copy)
 
 
+def test_the_field_at_fault_is_named(copy):
+    """Issue 21, item 9: a wrong hidden size is reported as one, a NUL byte in a path or a manifest nested
+    100k deep is a BundleError, not a library's ValueError / RecursionError."""
+    edit(copy, lambda m: m["backbone"].update(hidden_size=33))
+    with pytest.raises(BundleError, match="backbone.hidden_size is 33, but the backbone's output is"):
+        SystemModel.load(copy)
+    edit(copy, lambda m: m["backbone"].update(hidden_size=32, file="backbone\0.onnx"))
+    with pytest.raises(BundleError, match="must be a relative path inside the bundle"):
+        SystemModel.load(copy)
+    (copy / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BundleError, match="nested more than 64 levels deep"):
+        SystemModel.load(copy)
+
+
 @pytest.mark.parametrize("field", ["adapter", "backbone", "tokenizer"])
 def test_paths_outside_the_bundle_are_refused(copy, field):
     evil = "../../../../etc/passwd"

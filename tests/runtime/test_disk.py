@@ -38,6 +38,21 @@ def test_stale_temp_folders_of_dead_writers_are_removed(tmp_path):
     assert not dead.exists() and alive.exists() and (tmp_path / "out/x").read_text() == "done"
 
 
+def test_a_kill_between_the_two_renames_loses_nothing(tmp_path):
+    """Killed after moving the previous output aside and before moving the new one in: the next write
+    (or any cleanup) puts the previous output back; it never deletes the only copy (issue 21, item 5)."""
+    out = tmp_path / "bundle"
+    (tmp_path / ".bundle.tmp-999999999-old").mkdir()  # the previous bundle, moved aside by a dead writer
+    (tmp_path / ".bundle.tmp-999999999-old/manifest.json").write_text("previous")
+    (tmp_path / ".bundle.tmp-999999999-x1").mkdir()  # and its finished, never moved-in new bundle
+    with pytest.raises(RuntimeError), atomic_dir(out, overwrite=True):
+        raise RuntimeError("this write fails too")
+    assert (out / "manifest.json").read_text() == "previous" and list(tmp_path.iterdir()) == [out]
+    with atomic_dir(out, overwrite=True) as tmp:
+        (tmp / "manifest.json").write_text("new")
+    assert (out / "manifest.json").read_text() == "new" and list(tmp_path.iterdir()) == [out]
+
+
 def test_killed_export_is_cleaned_by_the_next_one(tiny_bert, tiny_adapters, tmp_path):
     pytest.importorskip("torch", reason="export needs the export install")
     env = dict(os.environ, TMPDIR=str(tmp_path / "systmp"))

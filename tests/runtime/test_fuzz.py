@@ -28,12 +28,16 @@ def system(tiny_bundle):
 
 def mutate(rng: random.Random, src, dst):
     """One random corruption of a good adapter file."""
-    kind = rng.choice(["bytes", "truncate", "manifest", "manifest-deep", "tensor", "members"])
+    kind = rng.choice(["bytes", "truncate", "manifest", "manifest-deep", "tensor", "members", "layout"])
     if kind == "bytes":
         data = bytearray(src.read_bytes())
         for _ in range(rng.randint(1, 8)):
             data[rng.randrange(len(data))] = rng.randrange(256)
         dst.write_bytes(bytes(data))
+    elif kind == "layout":  # issue 21: bytes in front, between, behind; a member's local header edited
+        from scripts.hostile_archives import hostile
+
+        dst.write_bytes(rng.choice(list(hostile(src.read_bytes()).values())))
     elif kind == "truncate":
         data = src.read_bytes()
         dst.write_bytes(data[: rng.randrange(len(data))])

@@ -7,10 +7,11 @@ import numpy as np
 
 from ...data.tokenization import content_window
 from ..inputs import as_texts, positive_int
-from ..results import Classification
+from ..results import Classification, check_finite
 
 if TYPE_CHECKING:
     from ..system import Adapter, SystemModel
+
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -19,10 +20,22 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
+HEAD_CHUNK = 1024  # rows whose label scores are computed together
+MAX_PROBABILITIES = 100  # a result lists every label's probability up to this many labels, else the top ones
+
+
+def _probabilities(labels: list[str], p: np.ndarray) -> dict[str, float]:
+    if len(labels) <= MAX_PROBABILITIES:
+        return {l: float(v) for l, v in zip(labels, p)}
+    top = np.argpartition(-p, MAX_PROBABILITIES - 1)[:MAX_PROBABILITIES]
+    return {labels[int(i)]: float(p[i]) for i in top[np.argsort(-p[top], kind="stable")]}
+
+
 def classifications(labels: list[str], probs: np.ndarray, truncated: list[bool], tokens: list[int],
                     empty: list[bool]) -> list[Classification]:
-    """One ``Classification`` per row of ``probs``."""
-    return [Classification(labels[int(p.argmax())], float(p.max()), {l: float(v) for l, v in zip(labels, p)},
+    """One ``Classification`` per row of ``probs`` (``probabilities``: every label, or the
+    ``MAX_PROBABILITIES`` most probable when there are more)."""
+    return [Classification(labels[int(p.argmax())], float(p.max()), _probabilities(labels, p),
                            truncated=t, tokens=n, empty=e)
             for p, t, n, e in zip(probs, truncated, tokens, empty)]
 
@@ -33,6 +46,10 @@ def classify(system: SystemModel, texts, adapter: Adapter | str, batch_size: int
     found, weight, bias = system.require(adapter, "tc")
     pooled, lengths = system.mean_pooled(items, found, found.normalize, positive_int(batch_size, "batch_size"))
     window = content_window(found.max_length)
-    out = classifications(found.labels, softmax(pooled @ weight.T + bias), [n > window for n in lengths], lengths,
-                          [n == 0 for n in lengths])
+    out = []
+    for k in range(0, len(pooled), HEAD_CHUNK):  # [rows, labels] at a time: bounded memory for any label count
+        logits = pooled[k : k + HEAD_CHUNK] @ weight.T + bias
+        check_finite(logits, found)
+        part = lengths[k : k + HEAD_CHUNK]
+        out += classifications(found.labels, softmax(logits), [n > window for n in part], part, [n == 0 for n in part])
     return out[0] if single else out

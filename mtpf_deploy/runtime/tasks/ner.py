@@ -8,7 +8,7 @@ import numpy as np
 from ...data.tokenization import content_window, encode_text, windows
 from ...errors import InputError
 from ..inputs import as_texts, positive_int
-from ..results import Entity
+from ..results import Entity, check_finite
 from .classification import softmax
 from .ner_decode import best_window_per_token, decode_entities, word_predictions
 
@@ -40,6 +40,7 @@ def entities(system: SystemModel, texts, adapter: Adapter | str, batch_size: int
     logits_of: dict[int, np.ndarray] = {}
     for i, h in system.batched(rows, found, batch_size):
         logits_of[i] = h[1:-1] @ weight.T + bias
+        check_finite(logits_of[i], found)
     out: list[list[Entity]] = []
     row = 0
     for text, enc, spans in zip(items, encs, spans_of):

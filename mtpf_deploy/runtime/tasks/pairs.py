@@ -7,6 +7,7 @@ import numpy as np
 
 from ...data.tokenization import content_window
 from ..inputs import as_pairs, positive_int
+from ..results import check_finite
 from .classification import classifications, softmax
 
 if TYPE_CHECKING:
@@ -31,9 +32,11 @@ def similarity(system: SystemModel, pairs, adapter: Adapter | str, batch_size: i
     call = _embedded(system, pairs, adapter, "sts", batch_size)
     if call is None:
         return []
-    single, _, weight, bias, u, v, _, _ = call
+    single, found, weight, bias, u, v, _, _ = call
     cos = (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-12)
-    scores = [float(c * weight[0, 0] + bias[0]) for c in cos]
+    raw = cos * weight[0, 0] + bias[0]
+    check_finite(raw, found)
+    scores = [float(c) for c in raw]
     return scores[0] if single else scores
 
 
@@ -43,7 +46,9 @@ def classify_pairs(system: SystemModel, pairs, adapter: Adapter | str, batch_siz
     if call is None:
         return []
     single, found, weight, bias, u, v, la, lb = call
-    probs = softmax(np.concatenate([u, v, np.abs(u - v), u * v], 1) @ weight.T + bias)
+    logits = np.concatenate([u, v, np.abs(u - v), u * v], 1) @ weight.T + bias
+    check_finite(logits, found)
+    probs = softmax(logits)
     window = content_window(found.max_length)
     out = classifications(found.labels, probs, [max(a, b) > window for a, b in zip(la, lb)],
                           [a + b for a, b in zip(la, lb)], [a == 0 or b == 0 for a, b in zip(la, lb)])

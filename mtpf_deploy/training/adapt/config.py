@@ -13,18 +13,18 @@ class AdaptConfig(Settings):
     """What both adapt commands share."""
 
     backbone: str = setting("default", "'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder")
-    max_length: int = setting(128, "max sub-words per input", bounds=(0, None), open_low=True)
+    max_length: int = setting(128, "max sub-words per input ([CLS] + [SEP] + at least one)", bounds=(3, None))
     batch_size: int = setting(64, "examples per batch", bounds=(0, None), open_low=True)
     train_fraction: float = setting(1.0, "seeded fraction of train (low-resource setting)", bounds=(0, 1),
                                     open_low=True)
     lora_r: int = setting(32, "LoRA rank (PEFT's r)", aliases=("r",), bounds=(0, None), open_low=True)
     lora_alpha: int = setting(64, "LoRA alpha", aliases=("alpha",))
-    lora_dropout: float = setting(0.1, "LoRA dropout")
+    lora_dropout: float = setting(0.1, "LoRA dropout", bounds=(0, 1), open_high=True)
     lora_targets: list[str] = setting(list(NER_TARGETS), "LoRA target module families (all layers)",
                                       choices=FAMILIES, aliases=("targets",))
-    lora_lr: float = setting(5e-4, "LoRA learning rate (joint phase)", aliases=("lr",))
-    head_lr: float = setting(1e-3, "head learning rate (warm-up phase)")
-    weight_decay: float = setting(0.01, "AdamW weight decay")
+    lora_lr: float = setting(5e-4, "LoRA learning rate (joint phase)", aliases=("lr",), bounds=(0, None), open_low=True)
+    head_lr: float = setting(1e-3, "head learning rate (warm-up phase)", bounds=(0, None), open_low=True)
+    weight_decay: float = setting(0.01, "AdamW weight decay", bounds=(0, None))
     schedule: str = setting("linear", "joint-phase learning rate: linear decay to 0, or constant",
                             choices=("linear", "constant"))
     clip_grad_norm: float = setting(1.0, "clip the gradient norm at this value (0: no clipping)", bounds=(0, None))
@@ -42,6 +42,11 @@ class NerAdaptConfig(AdaptConfig):
     # (docs/results/adapt_ner_protocol.md)
     schedule: str = setting("constant", "joint-phase learning rate: constant, or linear decay to 0",
                             choices=("constant", "linear"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.epochs + self.warmup_epochs == 0:
+            raise MtpfError("--epochs and --warmup-epochs are both 0: nothing would train")
 
 
 @dataclass

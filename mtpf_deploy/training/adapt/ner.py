@@ -97,6 +97,9 @@ def adapt_ner(cfg: NerAdaptConfig, splits: dict[str, list[TaggedSentence]], out:
     tok = load_tokenizer(backbone_dir)
     train = subsample(splits["train"], cfg.train_fraction, cfg.seed)
     labels = bio_label_list(entity_types(train))
+    if len(labels) < 3:
+        raise MtpfError(f"the train split ({len(train)} sentences) holds no entity: an NER adapter would tag every "
+                        "word O (raise --train-fraction, or check the file's tags)")
     report_unseen_labels({s: [t for x in v for t in x.tags] for s, v in splits.items()}, set(labels), log)
     label2id = {l: i for i, l in enumerate(labels)}
 

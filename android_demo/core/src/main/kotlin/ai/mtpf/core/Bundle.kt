@@ -155,6 +155,7 @@ class AdapterArchive private constructor(
                 val task = m.getString("task")
                 if (task !in setOf("ner", "tc", "lora")) throw BundleException("$where: task $task is not ner, tc or lora")
                 val labels = toStrings(m.getJSONArray("labels"))
+                checkLabels(task, labels, where)
                 val lora = members["lora.safetensors"]?.let { Safetensors.read(it, "$where: lora.safetensors") } ?: emptyMap()
                 val head = members["head.safetensors"]?.let { Safetensors.read(it, "$where: head.safetensors") } ?: emptyMap()
                 if (task != "lora") {
@@ -172,6 +173,28 @@ class AdapterArchive private constructor(
         }
 
         private fun toStrings(a: JSONArray): List<String> = (0 until a.length()).map { a.getString(it) }
+
+        /** The label rules of the Python reader (formats/tasks.py check_labels, adapter_file.py). */
+        private fun checkLabels(task: String, labels: List<String>, where: String) {
+            for (l in labels) {
+                val bad = l.isEmpty() || l.any { val t = Character.getType(it)
+                    t == Character.CONTROL.toInt() || t == Character.FORMAT.toInt() ||
+                        t == Character.LINE_SEPARATOR.toInt() || t == Character.PARAGRAPH_SEPARATOR.toInt() }
+                if (bad) throw BundleException("$where: a label is empty or holds a control or formatting character")
+            }
+            if (labels.toSet().size != labels.size) throw BundleException("$where: labels repeat")
+            if (task == "ner") {
+                if ("O" !in labels) throw BundleException("$where: an ner adapter's labels must include O")
+                val tags = labels.filter { it != "O" }
+                if (tags.any { it.length < 3 || !(it.startsWith("B-") || it.startsWith("I-")) }) {
+                    throw BundleException("$where: an ner adapter's labels must be IOB2 tags (O, B-TYPE, I-TYPE)")
+                }
+                if (tags.map { it.substring(2) }.toSet().any { "B-$it" !in labels || "I-$it" !in labels }) {
+                    throw BundleException("$where: an ner adapter needs both B- and I- tags of each entity type")
+                }
+            }
+            if (task == "tc" && labels.size < 2) throw BundleException("$where: a tc adapter needs at least 2 classes")
+        }
     }
 }
 
