@@ -19,5 +19,6 @@ class BenchConfig(Settings):
     repeats: int | None = setting(None, "timed rounds per point (default 30)", bounds=(1, None))
     baselines: bool = setting(True, "also time the torch baselines (--no-baselines: only the bundle's own variants, "
                                     "no torch needed)")
+    trust: str | None = setting(None, "trust policy every adapter must satisfy (default: the bundle's trust.json, if any)")
     compare: list[str] = setting([], "another ONNX encoder to time beside ours as NAME=MODEL.onnx (e.g. an optimum "
                                      "export); repeatable", multiple=True)

@@ -131,7 +131,7 @@ def _text_of(system: SystemModel, tokens: int) -> str:
 
 def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None, backbone: str | None = None,
               with_baselines: bool = True, compare: dict[str, Path] | None = None,
-              log: Callable[[str], None] = print) -> dict:
+              log: Callable[[str], None] = print, trust: Path | None = None) -> dict:
     """Every measurement on ``bundle``. ``compare``: more ONNX models (name -> file taking
     ``input_ids``/``attention_mask``[/``token_type_ids``]) timed beside ours, e.g. an optimum export."""
     bundle = Path(bundle)
@@ -157,7 +157,7 @@ def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None,
     # spin-wait after an op would steal the cores from the next variant, so none spins (ORT, OpenMP)
     spin = max(settings.threads) == 1
     result["settings"]["spin_wait"] = spin
-    ours = {t: SystemModel.load(bundle, threads=t, spin=spin) for t in settings.threads}
+    ours = {t: SystemModel.load(bundle, threads=t, spin=spin, trust=trust) for t in settings.threads}
     feeds = {t: s.load_adapter(name) for t, s in ours.items()}
     others = _compare_sessions(compare or {}, settings.threads)  # bad --compare fails before the slow part
     result["compared_models"] = {k: str(v) for k, v in (compare or {}).items()}
@@ -173,7 +173,7 @@ def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None,
         if "executorch" in manifest.get("backends", []):
             try:  # one ExecuTorch thread pool per process: measured at the first thread count only
                 t0 = settings.threads[0]
-                et = {t0: SystemModel.load(bundle, threads=t0, backend="executorch")}
+                et = {t0: SystemModel.load(bundle, threads=t0, backend="executorch", trust=trust)}
                 if len(settings.threads) > 1:
                     result["skipped"]["ExecuTorch at other thread counts"] = \
                         f"its thread pool is one per process, sized {t0} here"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from .app import inspect_cmd, pack_cmd, predict_cmd
+from .app import inspect_cmd, keygen_cmd, pack_cmd, predict_cmd, sign_cmd, verify_cmd
 from .bench import bench_cmd
 from .evaluate import analyze_cmd, evaluate_cmd
 from .export import export_cmd
@@ -23,7 +23,7 @@ def main() -> None:
 
 
 for command in (datasets_cmd, adapt, pretrain_cmd, pseudo_label_cmd, evaluate_cmd, analyze_cmd, export_cmd, pack_cmd,
-                predict_cmd, inspect_cmd, bench_cmd):
+                predict_cmd, inspect_cmd, bench_cmd, keygen_cmd, sign_cmd, verify_cmd):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -9,10 +10,22 @@ import click
 
 from ..errors import MtpfError
 from ..export.config import PackConfig
-from ..formats.adapter_file import read_adapter_file
+from ..formats.adapter_file import read_adapter_bytes, read_adapter_file
+from ..formats.atomic import atomic_file
 from ..formats.bundle import bundle_path, read_bundle_manifest, verified_file
+from ..formats.signature import (
+    generate_key_pair,
+    key_id,
+    load_private_key,
+    load_public_key,
+    read_signature,
+    sign_adapter,
+    signature_path,
+)
 from ..formats.tasks import task_spec
-from ..runtime.config import InspectConfig, PredictConfig
+from ..formats.trust import FILE as TRUST_FILE
+from ..formats.trust import read_trust_policy
+from ..runtime.config import InspectConfig, PredictConfig, SignConfig, VerifyConfig
 from ..runtime.system import effective_max_length
 from .options import friendly, settings_options
 from .text_input import argument_texts, read_pairs, read_texts
@@ -60,7 +73,7 @@ def predict_cmd(texts: tuple[str, ...], cfg: PredictConfig) -> None:
     if not Path(cfg.bundle).is_dir():
         raise MtpfError(f"--bundle {cfg.bundle}: not a bundle folder")
     source = Path(cfg.input) if cfg.input else None
-    system = SystemModel.load(cfg.bundle, threads=cfg.threads, backend=cfg.backend)
+    system = SystemModel.load(cfg.bundle, threads=cfg.threads, backend=cfg.backend, trust=cfg.trust)
     ad = system.load_adapter(cfg.adapter)
     spec = task_spec(ad.task)
     inputs: list
@@ -114,11 +127,22 @@ def inspect_cmd(path: Path, cfg: InspectConfig) -> None:
             size = f"{target.stat().st_size / 1024:.0f} KiB" if target.is_file() else "MISSING"
             click.echo(f"  adapter {name}: {rel} ({size})")
         return
-    af = read_adapter_file(path)
+    data, af = _read_once(path)  # what is verified is what is shown
     click.echo(json.dumps(af.manifest, indent=2, sort_keys=True))
     click.echo(f"file size {path.stat().st_size / 1024:.1f} KiB")
     for part in af.inert_parts():
         click.echo(f"warning: this adapter changes nothing: {part}", err=True)
+    policy_file = cfg.trust or (str(Path(cfg.bundle) / TRUST_FILE) if cfg.bundle and (Path(cfg.bundle) / TRUST_FILE).is_file()
+                                else None)
+    sig_path = signature_path(path)
+    if policy_file is not None:
+        raw = sig_path.read_bytes() if sig_path.is_file() else None
+        sig = read_trust_policy(policy_file).verify(data, af.manifest, raw, f"adapter {path}")
+        click.echo(_signed_line(sig) if sig else f"unsigned; {policy_file} allows unsigned adapters")
+    elif sig_path.is_file():
+        sig = read_signature(sig_path.read_bytes(), f"adapter {path}.sig")
+        click.echo(f"signature (not verified: no trust policy): {sig.statement['signer']} at "
+                   f"{sig.statement['signed_at']}, key {sig.key_id[:16]}…")
     if cfg.bundle is not None:
         backbone = read_bundle_manifest(cfg.bundle)["backbone"]
         af.check_fits(backbone)
@@ -127,3 +151,66 @@ def inspect_cmd(path: Path, cfg: InspectConfig) -> None:
         if used < af.max_length:
             click.echo(f"note: the adapter's max_length {af.max_length} is more than the backbone takes; its texts are "
                        f"cut at {used} tokens")
+
+
+def _read_once(path: Path):
+    """An adapter file's bytes and its validated contents, from one read."""
+    data = read_adapter_bytes(path)
+    return data, read_adapter_file(path, data)
+
+
+def _signed_line(sig) -> str:
+    st = sig.statement
+    return (f"signature verified: signed by {st['signer']} at {st['signed_at']} with {st['tool']}, key {sig.key_id[:16]}…, "
+            f"for backbone {st['backbone_sha256'][:16]}…, name {st['name']!r}, task {st['task']}")
+
+
+@click.command("keygen")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="writes OUT.pem (private, mode 0600) and OUT.pub.pem (public: for the trust policy)")
+@click.option("--overwrite", is_flag=True, help="replace existing key files")
+@friendly
+def keygen_cmd(out: Path, overwrite: bool) -> None:
+    """Make an ECDSA P-256 signing key pair (verifiable by Android's java.security from API 24)."""
+    private, public = generate_key_pair()
+    key_file, pub_file = out.with_name(out.name + ".pem"), out.with_name(out.name + ".pub.pem")
+    with atomic_file(key_file, overwrite) as tmp:
+        tmp.write_bytes(private)
+    os.chmod(key_file, 0o600)
+    with atomic_file(pub_file, overwrite) as tmp:
+        tmp.write_bytes(public)
+    kid = key_id(load_public_key(public, str(pub_file)))
+    click.echo(f"wrote {key_file} (keep it secret) and {pub_file}; key id {kid}")
+    click.echo(json.dumps({"name": out.name, "public_key": public.decode(), "adapters": ["*"], "tasks": None}))
+
+
+@click.command("sign")
+@click.argument("adapter", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+@settings_options(SignConfig)
+def sign_cmd(adapter: Path, cfg: SignConfig) -> None:
+    """Sign an adapter file: writes ADAPTER.sig over its exact bytes, backbone, name and task."""
+    assert cfg.key  # a required setting
+    key = load_private_key(Path(cfg.key))
+    data, af = _read_once(adapter)
+    doc = sign_adapter(data, af.manifest, key, cfg.signer or Path(cfg.key).stem)
+    with atomic_file(signature_path(adapter), overwrite=True) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    click.echo(f"wrote {signature_path(adapter)} (key {doc['key_id'][:16]}…, adapter sha256 "
+               f"{doc['statement']['adapter_sha256'][:16]}…)")
+
+
+@click.command("verify")
+@click.argument("adapter", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+@settings_options(VerifyConfig)
+def verify_cmd(adapter: Path, cfg: VerifyConfig) -> None:
+    """Check an adapter file and its signature against a trust policy (and a bundle's backbone)."""
+    assert cfg.trust  # a required setting
+    policy = read_trust_policy(cfg.trust)
+    data, af = _read_once(adapter)
+    if cfg.bundle is not None:
+        af.check_fits(read_bundle_manifest(cfg.bundle)["backbone"])
+    sig_path = signature_path(adapter)
+    sig = policy.verify(data, af.manifest, sig_path.read_bytes() if sig_path.is_file() else None, f"adapter {adapter}")
+    click.echo(_signed_line(sig) if sig else f"unsigned; {cfg.trust} allows unsigned adapters")

@@ -52,7 +52,7 @@ def bench_cmd(out: Path, cfg: BenchConfig) -> None:
             raise click.BadParameter(f"expected NAME=MODEL.onnx, not {spec!r}", param_hint="--compare")
         others[name.strip()] = Path(path.strip())
     result = run_bench(Path(cfg.bundle), settings, cfg.adapter, cfg.backbone, with_baselines=cfg.baselines,
-                       compare=others, log=log)
+                       compare=others, log=log, trust=Path(cfg.trust) if cfg.trust else None)
     files = write_report(result, out, _command(cfg, out))
     for t in result["targets"]:
         met = "not measured" if t["met"] is None else ("met" if t["met"] else "NOT met")

@@ -69,6 +69,7 @@ class AdapterFile:
     lora: dict[str, np.ndarray]  # slot input name -> float32 array (empty: no LoRA)
     head: dict[str, np.ndarray] | None
     digest: str = ""  # sha256 of the manifest, which holds every member's sha256: the adapter's identity
+    signature: Any = None  # the verified ``signature.Signature`` when a trust policy checked it
 
     @property
     def name(self) -> str:
@@ -151,8 +152,8 @@ def write_adapter_file(out: Path, manifest: dict, lora: dict[str, np.ndarray], h
     return manifest
 
 
-def read_adapter_file(path: str | Path) -> AdapterFile:
-    """Open and validate an adapter file (everything but the fit to a backbone: ``check_fits``)."""
+def read_adapter_bytes(path: str | Path) -> bytes:
+    """An adapter file's bytes, read once (what is verified is what is then parsed)."""
     path = Path(path)
     where = f"adapter {path}"
     if not path.is_file():
@@ -161,29 +162,39 @@ def read_adapter_file(path: str | Path) -> AdapterFile:
     if size > MAX_FILE_BYTES:
         raise AdapterError(f"{where}: {size} bytes is larger than an adapter may be ({MAX_FILE_BYTES})")
     try:
-        archive = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise AdapterError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+
+
+def read_adapter_file(path: str | Path, data: bytes | None = None) -> AdapterFile:
+    """Open and validate an adapter file (everything but the fit to a backbone: ``check_fits``);
+    ``data``: its bytes, when the caller has read them already."""
+    path = Path(path)
+    where = f"adapter {path}"
+    archive = read_adapter_bytes(path) if data is None else data
+    if len(archive) > MAX_FILE_BYTES:
+        raise AdapterError(f"{where}: {len(archive)} bytes is larger than an adapter may be ({MAX_FILE_BYTES})")
     found = canonical_members(archive, where, MAX_MANIFEST_BYTES)  # the one reading every reader shares
     raw_manifest = found[MANIFEST]
     manifest = _manifest(where, raw_manifest)
-    data = {n: found[n] for n in (LORA, HEAD) if n in found}
+    tensors = {n: found[n] for n in (LORA, HEAD) if n in found}
     expected = {HEAD} if task_spec(manifest["task"]).has_head else set()
     expected |= {LORA} if manifest["lora"] is not None else set()
-    if set(data) != expected:
+    if set(tensors) != expected:
         raise AdapterError(f"{where}: a {manifest['task']} adapter with lora={'set' if manifest['lora'] else 'null'} "
-                           f"must hold {sorted(expected) or 'no tensor member'}, it holds {sorted(data) or 'none'}")
+                           f"must hold {sorted(expected) or 'no tensor member'}, it holds {sorted(tensors) or 'none'}")
     if set(manifest["members"]) != expected:
-        raise AdapterError(f"{where}: manifest 'members' lists {sorted(manifest['members'])}, the file holds {sorted(data)}")
-    for name, blob in data.items():
+        raise AdapterError(f"{where}: manifest 'members' lists {sorted(manifest['members'])}, the file holds {sorted(tensors)}")
+    for name, blob in tensors.items():
         info = manifest["members"][name]
         if len(blob) != info["bytes"] or hashlib.sha256(blob).hexdigest() != info["sha256"]:
             raise AdapterError(f"{where}: member {name} does not match its size / sha256 in the manifest (file is corrupt)")
-    lora = _lora(where, data[LORA], manifest) if LORA in data else {}
+    lora = _lora(where, tensors[LORA], manifest) if LORA in tensors else {}
     if lora and sum(v.size for v in lora.values()) != manifest["lora"]["parameters"]:
         raise AdapterError(f"{where}: field 'lora.parameters' is {manifest['lora']['parameters']}, the LoRA holds "
                            f"{sum(v.size for v in lora.values())}")
-    head = _head(where, data[HEAD], manifest) if HEAD in data else None
+    head = _head(where, tensors[HEAD], manifest) if HEAD in tensors else None
     return AdapterFile(path, manifest, lora, head, hashlib.sha256(raw_manifest).hexdigest())
 
 

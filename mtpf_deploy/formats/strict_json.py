@@ -44,6 +44,21 @@ def _depth(text: str) -> int:
     return peak
 
 
+def load_document(raw: bytes, where: str, fmt: str, version: int, max_bytes: int) -> dict:
+    """A JSON object of ``format`` ``fmt`` and ``version`` (a signature, a trust policy); errors are
+    ``StrictJSONError`` messages that start with ``where``."""
+    if len(raw) > max_bytes:
+        raise StrictJSONError(f"{where}: {len(raw)} bytes is larger than a {fmt} document may be")
+    try:
+        doc = loads(raw)
+    except StrictJSONError as exc:
+        raise StrictJSONError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt or type(doc.get("version")) is not int or \
+            doc.get("version") != version:
+        raise StrictJSONError(f"{where}: not an {fmt} version {version} document")
+    return doc
+
+
 def loads(raw: str | bytes) -> Any:
     """Parse ``raw`` (UTF-8 bytes or str); every problem is a ``StrictJSONError`` with a short reason."""
     try:

@@ -18,8 +18,24 @@ class PredictConfig(Settings):
     top_k: int = setting(5, "tc / pair-tc: how many label probabilities to print (0: all)", bounds=(0, None))
     backend: str = setting("onnx", "which of the bundle's backbones runs (executorch needs "
                                    "`pip install 'mtpf-deploy[executorch]'`)", choices=BACKENDS)
+    trust: str | None = setting(None, "trust policy every adapter must satisfy (default: the bundle's trust.json, if "
+                                      "any; none: development mode)")
 
 
 @dataclass
 class InspectConfig(Settings):
     bundle: str | None = setting(None, "check an adapter file against this bundle")
+    trust: str | None = setting(None, "and verify its signature against this trust policy (default with --bundle: the "
+                                      "bundle's trust.json, if any)")
+
+
+@dataclass
+class SignConfig(Settings):
+    key: str | None = setting(None, "the signer's private key (PEM, from `mtpf-deploy keygen`)", required=True)
+    signer: str = setting("", "who signs, as recorded in the signature (default: the key file's name)")
+
+
+@dataclass
+class VerifyConfig(Settings):
+    trust: str | None = setting(None, "the trust policy (JSON, docs/formats.md)", required=True)
+    bundle: str | None = setting(None, "also check the adapter against this bundle's backbone")

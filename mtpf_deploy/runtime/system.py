@@ -20,9 +20,12 @@ import numpy as np
 
 from ..data.tokenization import content_window, special_ids, tokenizer_from_file, truncated_rows
 from ..errors import AdapterError, BundleError, InputError, MtpfError
-from ..formats.adapter_file import AdapterFile, check_adapter_name, read_adapter_file
+from ..formats.adapter_file import AdapterFile, check_adapter_name, read_adapter_bytes, read_adapter_file
 from ..formats.bundle import bundle_path, read_bundle_manifest
+from ..formats.signature import signature_path
 from ..formats.tasks import task_spec
+from ..formats.trust import FILE as TRUST_FILE
+from ..formats.trust import TrustPolicy, read_trust_policy
 from .engines import Engine, load_engine
 from .inputs import as_texts, positive_int
 from .results import Classification, Entity, NonFiniteOutput, check_finite
@@ -63,7 +66,7 @@ PADDING_RATIO = 1.25  # rows batched together are at most this much longer than 
 class SystemModel:
     """One backbone engine shared by every adapter; thread-safe for concurrent callers."""
 
-    def __init__(self, folder: Path, manifest: dict, engine: Engine):
+    def __init__(self, folder: Path, manifest: dict, engine: Engine, trust: TrustPolicy | None = None):
         self.folder = folder
         self.manifest = manifest
         self.backbone = manifest["backbone"]
@@ -73,22 +76,28 @@ class SystemModel:
         self.cls_id, self.sep_id, self.pad_id = special_ids(self.tokenizer)
         self.max_length = int(self.backbone["max_length"])
         self.adapters: dict[str, Adapter] = {}
+        self.trust = trust  # None: development mode (no signature needed)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, bundle: str | Path, threads: int | None = None, verify: bool = True,
-             backend: str = "onnx", spin: bool = True) -> SystemModel:
+             backend: str = "onnx", spin: bool = True, trust: str | Path | TrustPolicy | None = None) -> SystemModel:
         """Load a bundle folder: manifest, tokenizer and the backbone of ``backend`` (``onnx``, or
         ``executorch`` for a bundle exported with it) with ``threads`` intra-op threads. ``verify``
         checks the backbone files' sha256 and that the backbone accepts ``max_length`` tokens. ``spin``
         (ONNX): idle worker threads spin-wait for the next op, which is faster but keeps cores busy;
-        ``False`` saves power and leaves the cores to other work."""
+        ``False`` saves power and leaves the cores to other work. ``trust``: a trust policy (file or
+        ``TrustPolicy``) every adapter must satisfy; by default the bundle's own ``trust.json`` if it ships
+        one, else none (development mode: any well-formed adapter for this backbone loads)."""
         folder = Path(bundle)
         manifest = read_bundle_manifest(folder)
         if threads is not None:
             positive_int(threads, "threads")
-        system = cls(folder, manifest, load_engine(backend, folder, manifest, threads, verify, spin))
+        if trust is None and (folder / TRUST_FILE).is_file():
+            trust = folder / TRUST_FILE
+        policy = trust if isinstance(trust, TrustPolicy) or trust is None else read_trust_policy(trust)
+        system = cls(folder, manifest, load_engine(backend, folder, manifest, threads, verify, spin), policy)
         if verify:
             system._probe()
         return system
@@ -120,8 +129,13 @@ class SystemModel:
             if not path.exists():
                 raise AdapterError(f"adapter {path_or_name!r}: no such file and no adapter of that name in the bundle "
                                    f"(has {', '.join(sorted(listed)) or 'none'})")
-        af = read_adapter_file(path)
+        data = read_adapter_bytes(path)  # read once: what is verified is what is loaded
+        af = read_adapter_file(path, data)
         af.check_fits(self.backbone)
+        if self.trust is not None:
+            sig_path = signature_path(path)
+            raw = sig_path.read_bytes() if sig_path.is_file() else None
+            af.signature = self.trust.verify(data, af.manifest, raw, f"adapter {path}")
         inert = af.inert_parts() if strict else []
         if inert:
             raise AdapterError(f"adapter {path}: changes nothing: {'; '.join(inert)} (strict mode)")

@@ -1,0 +1,138 @@
+"""Signed adapters: who made an adapter file, for which backbone, under which name and task.
+
+A signature is a detached file beside the adapter (``NAME.mtpfa.sig``), JSON::
+
+    {"format": "mtpf-adapter-signature", "version": 1, "key_id": "<sha256 of the public key, DER>",
+     "statement": {"adapter_sha256": ..., "backbone_sha256": ..., "name": ..., "task": ...,
+                   "signer": ..., "signed_at": "2026-12-02T18:00:00Z", "tool": "mtpf-deploy 0.1.0"},
+     "signature": "<base64 DER ECDSA P-256 / SHA-256 over the statement's canonical JSON>"}
+
+The statement binds the adapter's exact bytes (their sha256) to the backbone weights hash, the name and
+the task its manifest declares, so a signature cannot be moved to other bytes, another backbone or
+another name. ECDSA P-256 with SHA-256 (``cryptography``; deterministic RFC 6979 nonces, so signing the
+same statement twice gives the same bytes) is what Android's ``java.security`` verifies from API 24 on
+(``SHA256withECDSA``). The trust policy that says which keys are trusted is ``trust.py``."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .. import __version__
+from ..errors import AdapterError, MtpfError
+from . import strict_json
+
+FORMAT = "mtpf-adapter-signature"
+VERSION = 1
+SUFFIX = ".sig"
+MAX_SIGNATURE_BYTES = 64 << 10
+STATEMENT_FIELDS = ("adapter_sha256", "backbone_sha256", "name", "task", "signer", "signed_at", "tool")
+ALGORITHM = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+
+
+def canonical(statement: dict) -> bytes:
+    """The bytes a signature covers: the statement as sorted, compact, ASCII JSON."""
+    return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def key_id(public: ec.EllipticCurvePublicKey) -> str:
+    """sha256 (hex) of the public key's DER SubjectPublicKeyInfo."""
+    der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def load_public_key(pem: str | bytes, where: str) -> ec.EllipticCurvePublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise MtpfError(f"{where}: not a PEM public key ({str(exc)[:120]})") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise MtpfError(f"{where}: the key must be an ECDSA P-256 key")
+    return key
+
+
+def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    where = f"key {path}"
+    if not path.is_file():
+        raise MtpfError(f"{where}: no such file")
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise MtpfError(f"{where}: not an unencrypted PEM private key ({str(exc)[:120]})") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise MtpfError(f"{where}: the key must be an ECDSA P-256 key (mtpf-deploy keygen makes one)")
+    return key
+
+
+def generate_key_pair() -> tuple[bytes, bytes]:
+    """(private PEM, public PEM) of a new P-256 key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public
+
+
+def sign_adapter(data: bytes, manifest: dict, key: ec.EllipticCurvePrivateKey, signer: str,
+                 signed_at: str | None = None) -> dict:
+    """The signature document of adapter bytes ``data`` (whose parsed manifest is ``manifest``)."""
+    statement = {"adapter_sha256": hashlib.sha256(data).hexdigest(),
+                 "backbone_sha256": manifest["backbone"]["weights_sha256"], "name": manifest["name"],
+                 "task": manifest["task"], "signer": signer,
+                 "signed_at": signed_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "tool": f"mtpf-deploy {__version__}"}
+    signature = key.sign(canonical(statement), ALGORITHM)
+    return {"format": FORMAT, "version": VERSION, "key_id": key_id(key.public_key()), "statement": statement,
+            "signature": base64.b64encode(signature).decode()}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A parsed signature document (not yet verified)."""
+
+    key_id: str
+    statement: dict
+    signature: bytes
+    payload: bytes  # canonical(statement)
+
+    def verify_with(self, public: ec.EllipticCurvePublicKey) -> bool:
+        try:
+            public.verify(self.signature, self.payload, ALGORITHM)
+        except InvalidSignature:
+            return False
+        return True
+
+
+def read_signature(raw: bytes, where: str) -> Signature:
+    """Parse a signature document; every problem is an ``AdapterError`` naming the file and field."""
+    try:
+        doc = strict_json.load_document(raw, where, FORMAT, VERSION, MAX_SIGNATURE_BYTES)
+    except strict_json.StrictJSONError as exc:
+        raise AdapterError(str(exc)) from None
+    statement, kid, sig = doc.get("statement"), doc.get("key_id"), doc.get("signature")
+    if set(doc) != {"format", "version", "key_id", "statement", "signature"}:
+        raise AdapterError(f"{where}: fields must be exactly format, version, key_id, statement, signature")
+    if not isinstance(statement, dict) or set(statement) != set(STATEMENT_FIELDS) or \
+            not all(isinstance(statement[k], str) for k in STATEMENT_FIELDS):
+        raise AdapterError(f"{where}: field 'statement' must hold the strings {', '.join(STATEMENT_FIELDS)}")
+    if not isinstance(kid, str) or len(kid) != 64:
+        raise AdapterError(f"{where}: field 'key_id' must be 64 hex digits")
+    try:
+        signature = base64.b64decode(sig, validate=True) if isinstance(sig, str) else b""
+    except (binascii.Error, ValueError):
+        signature = b""
+    if not signature:
+        raise AdapterError(f"{where}: field 'signature' must be base64")
+    return Signature(kid, statement, signature, canonical(statement))
+
+
+def signature_path(adapter: Path) -> Path:
+    return adapter.with_name(adapter.name + SUFFIX)
