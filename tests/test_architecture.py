@@ -94,11 +94,22 @@ def test_the_app_side_never_loads_torch(side):
     """Importing the runtime, the formats, the app-side commands or ``pack`` loads no torch (the [runtime] extra)."""
     code = (f"import importlib, pkgutil, sys; m = importlib.import_module({side!r});\n"
             "for s in pkgutil.walk_packages(getattr(m, '__path__', []), m.__name__ + '.'):\n"
-            "    if not s.name.endswith('engines.executorch'): importlib.import_module(s.name)\n"
+            "    importlib.import_module(s.name)\n"
             "bad = [x for x in ('torch', 'transformers', 'peft', 'onnx', 'sklearn') if x in sys.modules]\n"
             "assert not bad, bad; print('ok')")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-1500:]
+
+
+def test_the_runtime_package_never_names_torch():
+    """Not even lazily: engines that need torch live in ``torch_engines/``, outside ``runtime/``."""
+    found = []
+    for path in (ROOT / "runtime").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("torch", "executorch", "transformers")]
+    assert not found, found
 
 
 def test_every_task_vocabulary_comes_from_the_table():

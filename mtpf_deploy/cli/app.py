@@ -19,6 +19,7 @@ from ..formats.signature import (
     load_private_key,
     load_public_key,
     read_signature,
+    read_signature_file,
     sign_adapter,
     signature_path,
 )
@@ -45,13 +46,13 @@ def pack_cmd(out: Path, overwrite: bool, cfg: PackConfig) -> None:
     click.echo(f"wrote {out} ({info['task']}, {out.stat().st_size / 1024:.0f} KiB)")
 
 
-def _result_json(result, top_k: int) -> dict:
-    """One result of any task as the JSON object ``predict`` prints."""
-    if isinstance(result, float):
+def _result_json(result, kind: str, top_k: int) -> dict:
+    """One result as the JSON object ``predict`` prints; ``kind`` is the task's ``TaskSpec.result``."""
+    if kind == "score":
         return {"score": result}
-    if isinstance(result, list):
+    if kind == "entities":
         return {"entities": [e.to_json() for e in result]}
-    if hasattr(result, "to_json"):
+    if kind == "classification":
         out = result.to_json()
         if top_k:
             out["probabilities"] = dict(sorted(out["probabilities"].items(), key=lambda kv: -kv[1])[:top_k])
@@ -90,7 +91,7 @@ def predict_cmd(texts: tuple[str, ...], cfg: PredictConfig) -> None:
     for item, r in zip(inputs, results):
         shown = {"text_a": item[0], "text_b": item[1]} if spec.inputs == "pair" else {"text": item}
         # allow_nan=False: the runtime never returns a non-finite score (it refuses the call instead)
-        click.echo(json.dumps({**shown, "adapter": ad.name, **_result_json(r, cfg.top_k)}, ensure_ascii=False,
+        click.echo(json.dumps({**shown, "adapter": ad.name, **_result_json(r, spec.result, cfg.top_k)}, ensure_ascii=False,
                               allow_nan=False))
     what = "pair(s)" if spec.inputs == "pair" else "text(s)"
     click.echo(f"{len(inputs)} {what} in {ms:.1f} ms ({ms / max(len(inputs), 1):.1f} ms/{what[:-3]})", err=True)
@@ -134,13 +135,12 @@ def inspect_cmd(path: Path, cfg: InspectConfig) -> None:
         click.echo(f"warning: this adapter changes nothing: {part}", err=True)
     policy_file = cfg.trust or (str(Path(cfg.bundle) / TRUST_FILE) if cfg.bundle and (Path(cfg.bundle) / TRUST_FILE).is_file()
                                 else None)
-    sig_path = signature_path(path)
+    raw = read_signature_file(path)
     if policy_file is not None:
-        raw = sig_path.read_bytes() if sig_path.is_file() else None
         sig = read_trust_policy(policy_file).verify(data, af.manifest, raw, f"adapter {path}")
         click.echo(_signed_line(sig) if sig else f"unsigned; {policy_file} allows unsigned adapters")
-    elif sig_path.is_file():
-        sig = read_signature(sig_path.read_bytes(), f"adapter {path}.sig")
+    elif raw is not None:
+        sig = read_signature(raw, f"adapter {path}.sig")
         click.echo(f"signature (not verified: no trust policy): {sig.statement['signer']} at "
                    f"{sig.statement['signed_at']}, key {sig.key_id[:16]}…")
     if cfg.bundle is not None:
@@ -211,6 +211,5 @@ def verify_cmd(adapter: Path, cfg: VerifyConfig) -> None:
     data, af = _read_once(adapter)
     if cfg.bundle is not None:
         af.check_fits(read_bundle_manifest(cfg.bundle)["backbone"])
-    sig_path = signature_path(adapter)
-    sig = policy.verify(data, af.manifest, sig_path.read_bytes() if sig_path.is_file() else None, f"adapter {adapter}")
+    sig = policy.verify(data, af.manifest, read_signature_file(adapter), f"adapter {adapter}")
     click.echo(_signed_line(sig) if sig else f"unsigned; {cfg.trust} allows unsigned adapters")

@@ -32,6 +32,7 @@ from safetensors.numpy import load as load_safetensors
 from ..errors import AdapterError
 from . import strict_json
 from .adapter_zip import canonical_members
+from .reading import read_limited
 from .tasks import HEAD_KINDS, TASK_NAMES, check_labels, task_spec
 
 FORMAT = "mtpf-adapter"
@@ -155,16 +156,7 @@ def write_adapter_file(out: Path, manifest: dict, lora: dict[str, np.ndarray], h
 def read_adapter_bytes(path: str | Path) -> bytes:
     """An adapter file's bytes, read once (what is verified is what is then parsed)."""
     path = Path(path)
-    where = f"adapter {path}"
-    if not path.is_file():
-        raise AdapterError(f"{where}: no such file")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise AdapterError(f"{where}: {size} bytes is larger than an adapter may be ({MAX_FILE_BYTES})")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise AdapterError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    return read_limited(path, f"adapter {path}", MAX_FILE_BYTES, "an adapter", AdapterError)
 
 
 def read_adapter_file(path: str | Path, data: bytes | None = None) -> AdapterFile:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from .. import __version__
 from ..errors import AdapterError, MtpfError
 from . import strict_json
+from .reading import read_limited
 
 FORMAT = "mtpf-adapter-signature"
 VERSION = 1
@@ -136,3 +137,11 @@ def read_signature(raw: bytes, where: str) -> Signature:
 
 def signature_path(adapter: Path) -> Path:
     return adapter.with_name(adapter.name + SUFFIX)
+
+
+def read_signature_file(adapter: Path) -> bytes | None:
+    """The raw signature document beside ``adapter`` (size checked before reading), or None: unsigned."""
+    path = signature_path(adapter)
+    if not path.is_file():
+        return None
+    return read_limited(path, f"adapter {adapter}{SUFFIX}", MAX_SIGNATURE_BYTES, "a signature", AdapterError)

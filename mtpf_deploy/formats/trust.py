@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import AdapterError, MtpfError
 from . import strict_json
+from .reading import read_limited
 from .signature import Signature, key_id, load_public_key, read_signature
 from .tasks import TASK_NAMES
 
@@ -88,10 +89,9 @@ def read_trust_policy(path: str | Path) -> TrustPolicy:
     """Read and validate a policy file; errors name the file and the field."""
     path = Path(path)
     where = f"trust policy {path}"
-    if not path.is_file():
-        raise MtpfError(f"{where}: no such file")
+    raw = read_limited(path, where, MAX_POLICY_BYTES, "a trust policy")
     try:
-        doc = strict_json.load_document(path.read_bytes(), where, FORMAT, VERSION, MAX_POLICY_BYTES)
+        doc = strict_json.load_document(raw, where, FORMAT, VERSION, MAX_POLICY_BYTES)
     except strict_json.StrictJSONError as exc:
         raise MtpfError(str(exc)) from None
     unknown = set(doc) - {"format", "version", "allow_unsigned", "keys", "revoked_keys", "revoked_adapters"}

@@ -22,7 +22,7 @@ from ..data.tokenization import content_window, special_ids, tokenizer_from_file
 from ..errors import AdapterError, BundleError, InputError, MtpfError
 from ..formats.adapter_file import AdapterFile, check_adapter_name, read_adapter_bytes, read_adapter_file
 from ..formats.bundle import bundle_path, read_bundle_manifest
-from ..formats.signature import signature_path
+from ..formats.signature import read_signature_file
 from ..formats.tasks import task_spec
 from ..formats.trust import FILE as TRUST_FILE
 from ..formats.trust import TrustPolicy, read_trust_policy
@@ -50,7 +50,7 @@ class Adapter:
     unloaded: bool = False  # set by ``SystemModel.unload_adapter``
 
 
-# what an adapter is probed with when it loads: no token, one, and more than any window holds
+# what an adapter is probed with when it loads: no token, one, and (cut to the adapter's window) a full window
 PROBE_TEXTS = ("", "a", " ".join(["The quick brown fox, 12 km from Zürich, jumps over the lazy dog."] * 48))
 
 
@@ -133,9 +133,7 @@ class SystemModel:
         af = read_adapter_file(path, data)
         af.check_fits(self.backbone)
         if self.trust is not None:
-            sig_path = signature_path(path)
-            raw = sig_path.read_bytes() if sig_path.is_file() else None
-            af.signature = self.trust.verify(data, af.manifest, raw, f"adapter {path}")
+            af.signature = self.trust.verify(data, af.manifest, read_signature_file(path), f"adapter {path}")
         inert = af.inert_parts() if strict else []
         if inert:
             raise AdapterError(f"adapter {path}: changes nothing: {'; '.join(inert)} (strict mode)")
@@ -170,6 +168,9 @@ class SystemModel:
         """Run the adapter's own task on probe inputs (empty, short, a full window): an adapter whose
         values are finite but so large that its outputs are not is refused here, at load, not on a call."""
         texts = list(PROBE_TEXTS)
+        window = content_window(adapter.max_length)  # one window is enough: more windows re-run the same graph
+        offsets = self.tokenizer.encode(texts[-1], add_special_tokens=False).offsets
+        texts[-1] = texts[-1][: offsets[min(window, len(offsets)) - 1][1]]
         inputs: list = list(zip(texts, texts[::-1])) if task_spec(adapter.task).inputs == "pair" else texts
         try:
             self.predict(inputs, adapter)

@@ -1,7 +1,8 @@
-"""Backbone engines, one module per backend: ``onnx`` (ONNX Runtime, no torch) and ``executorch``
-(its Python bindings take torch tensors, so it is imported only when asked for). Adding a backend:
-an engine module here, its name in ``formats/bundle.py`` ``BACKENDS``, and an export backend
-(``export/backends/``); see docs/architecture.md."""
+"""Backbone engines, one per backend, behind ``base.Engine``: ``onnx`` (ONNX Runtime, here: numpy +
+onnxruntime, no torch) and ``executorch`` (``mtpf_deploy/torch_engines/executorch.py``: its Python
+bindings take torch tensors, so it lives outside ``runtime/`` and is imported only when asked for).
+Adding a backend: an engine module (here if it needs no torch), its branch in ``load_engine``, its name
+in ``formats/bundle.py`` ``BACKENDS``, and an export backend (``export/backends/``); docs/architecture.md."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,6 +27,6 @@ def load_engine(backend: str, folder: Path, manifest: dict, threads: int | None,
         from .onnx import OnnxEngine
 
         return OnnxEngine(folder, manifest, threads, verify, spin)
-    from .executorch import ExecutorchEngine
+    from ...torch_engines.executorch import ExecutorchEngine  # torch + executorch, outside runtime/
 
     return ExecutorchEngine(folder, manifest, threads, verify)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import AdapterError, BundleError
-from ...formats.bundle import verified_file
-from .base import Engine
+from ..errors import AdapterError, BundleError
+from ..formats.bundle import verified_file
+from ..runtime.engines.base import Engine
 
 MAX_BATCH = 256  # the program's dynamic batch bound (export/backends/executorch/program.py)
 
