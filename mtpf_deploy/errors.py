@@ -21,6 +21,19 @@ class AdapterError(MtpfError):
     """An adapter file (untrusted, from an app) is malformed or does not fit the backbone; names file and field."""
 
 
+class SignatureRefused(AdapterError):
+    """A trust policy refused an adapter. ``reason`` is one of ``REASONS`` (the Kotlin core uses the same
+    codes): a caller can tell "unsigned" from "revoked" without reading the message."""
+
+    REASONS = ("unsigned", "unknown-key", "revoked-key", "bad-signature", "other-bytes", "other-backbone",
+               "other-name", "other-task", "not-allowed", "revoked-adapter")
+
+    def __init__(self, reason: str, message: str):
+        assert reason in self.REASONS, reason
+        super().__init__(message)
+        self.reason = reason
+
+
 class BundleError(MtpfError):
     """A bundle folder or its manifest is malformed; the message names the file and field."""
 

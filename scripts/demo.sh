@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end demo on the embedded default backbone (all-MiniLM-L6-v2) and the committed samples:
-# pseudo-label -> pretrain (MTPF-TPL) -> adapt (NER, TC) -> export (int8 bundle) -> on-device runtime.
+# pseudo-label -> pretrain (MTPF-TPL) -> adapt (NER, TC) -> export (int8 bundle) -> sign + trust policy
+# -> on-device runtime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -33,6 +34,24 @@ echo "== export: int8 ONNX backbone with LoRA slots + one file per adapter =="
 $BIN/mtpf-deploy export --run "$OUT/run" --adapters "ner=$OUT/ner,tc=$OUT/tc" --precision int8 \
   --out "$OUT/bundle" --overwrite
 $BIN/mtpf-deploy inspect "$OUT/bundle"
+
+echo
+echo "== trust: the vendor signs its adapters and ships a policy in the bundle (from now on: signed adapters only) =="
+mkdir -p "$OUT/keys"
+$BIN/mtpf-deploy keygen --out "$OUT/keys/demo-vendor" --overwrite --policy "$OUT/bundle/trust.json"
+for a in ner tc; do
+  $BIN/mtpf-deploy sign --key "$OUT/keys/demo-vendor.pem" --signer "demo vendor" "$OUT/bundle/adapters/$a.mtpfa"
+done
+$BIN/mtpf-deploy verify --trust "$OUT/bundle/trust.json" --bundle "$OUT/bundle" "$OUT/bundle/adapters/ner.mtpfa"
+echo "-- a copy of the NER adapter with one byte changed, its signature copied beside it:"
+$BIN/python -c 'import sys, shutil; d = bytearray(open(sys.argv[1], "rb").read()); d[len(d) // 2] ^= 1
+open(sys.argv[2], "wb").write(d); shutil.copy(sys.argv[1] + ".sig", sys.argv[2] + ".sig")' \
+  "$OUT/bundle/adapters/ner.mtpfa" "$OUT/tampered.mtpfa"
+if $BIN/mtpf-deploy predict --bundle "$OUT/bundle" --adapter "$OUT/tampered.mtpfa" "Taylor Swift"; then
+  echo "the tampered adapter was accepted" >&2
+  exit 1
+fi
+echo "-- refused, as it must be"
 
 echo
 echo "== predict (CLI, JSONL) =="

@@ -1,6 +1,7 @@
 """App-side commands, on ``pip install 'mtpf-deploy[runtime]'`` alone (no torch): ``pack``, ``predict``, ``inspect``."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -25,7 +26,13 @@ from ..formats.signature import (
 )
 from ..formats.tasks import task_spec
 from ..formats.trust import FILE as TRUST_FILE
-from ..formats.trust import read_trust_policy
+from ..formats.trust import (
+    add_trusted_key,
+    check_policy_document,
+    new_policy_document,
+    read_policy_document,
+    read_trust_policy,
+)
 from ..runtime.config import InspectConfig, PredictConfig, SignConfig, VerifyConfig
 from ..runtime.system import effective_max_length
 from .options import friendly, settings_options
@@ -42,8 +49,14 @@ def pack_cmd(out: Path, overwrite: bool, cfg: PackConfig) -> None:
     from ..export.pack import pack_single  # numpy + safetensors: no torch
 
     assert cfg.bundle and cfg.adapter and cfg.name  # required settings
-    info = pack_single(Path(cfg.bundle), Path(cfg.adapter), cfg.name, out, overwrite)
-    click.echo(f"wrote {out} ({info['task']}, {out.stat().st_size / 1024:.0f} KiB)")
+    info = pack_single(Path(cfg.bundle), Path(cfg.adapter), cfg.name, out, overwrite,
+                       assume_backbone=cfg.assume_backbone, parent=Path(cfg.parent) if cfg.parent else None,
+                       labels=list(cfg.labels) or None)
+    binding = info["lineage"]["backbone_binding"]
+    click.echo(f"wrote {out} ({info['task']}, {out.stat().st_size / 1024:.0f} KiB; backbone binding: {binding})")
+    if binding == "assumed":
+        click.echo("warning: --assume-backbone: nothing checked that this LoRA was trained on the bundle's backbone",
+                   err=True)
 
 
 def _result_json(result, kind: str, top_k: int) -> dict:
@@ -130,7 +143,10 @@ def inspect_cmd(path: Path, cfg: InspectConfig) -> None:
         return
     data, af = _read_once(path)  # what is verified is what is shown
     click.echo(json.dumps(af.manifest, indent=2, sort_keys=True))
-    click.echo(f"file size {path.stat().st_size / 1024:.1f} KiB")
+    click.echo(f"file size {path.stat().st_size / 1024:.1f} KiB  sha256 {hashlib.sha256(data).hexdigest()}")
+    lineage = af.lineage
+    click.echo(f"lineage: made by {lineage['tool']}; backbone binding {lineage['backbone_binding']}; parent "
+               f"{lineage['parent_sha256'] or 'none'}")
     for part in af.inert_parts():
         click.echo(f"warning: this adapter changes nothing: {part}", err=True)
     policy_file = cfg.trust or (str(Path(cfg.bundle) / TRUST_FILE) if cfg.bundle and (Path(cfg.bundle) / TRUST_FILE).is_file()
@@ -169,19 +185,35 @@ def _signed_line(sig) -> str:
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="writes OUT.pem (private, mode 0600) and OUT.pub.pem (public: for the trust policy)")
 @click.option("--overwrite", is_flag=True, help="replace existing key files")
+@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="also add the public key to this trust policy (created if missing; e.g. BUNDLE/trust.json)")
+@click.option("--adapters", "patterns", default="*", show_default=True,
+              help="with --policy: comma list of adapter-name patterns the key may sign (* and ? wildcards)")
+@click.option("--tasks", default="", help="with --policy: comma list of tasks the key may sign (default: any)")
 @friendly
-def keygen_cmd(out: Path, overwrite: bool) -> None:
+def keygen_cmd(out: Path, overwrite: bool, policy: Path | None, patterns: str, tasks: str) -> None:
     """Make an ECDSA P-256 signing key pair (verifiable by Android's java.security from API 24)."""
     private, public = generate_key_pair()
+    entry = {"name": out.name, "public_key": public.decode(), "adapters": [p for p in patterns.split(",") if p],
+             "tasks": [t for t in tasks.split(",") if t] or None}
+    if policy is not None:  # check the new policy before any key is written
+        doc = add_trusted_key(read_policy_document(policy) if policy.exists() else new_policy_document(), entry)
+        check_policy_document(doc, f"trust policy {policy}")
     key_file, pub_file = out.with_name(out.name + ".pem"), out.with_name(out.name + ".pub.pem")
     with atomic_file(key_file, overwrite) as tmp:
         tmp.write_bytes(private)
-    os.chmod(key_file, 0o600)
+        os.chmod(tmp, 0o600)
     with atomic_file(pub_file, overwrite) as tmp:
         tmp.write_bytes(public)
     kid = key_id(load_public_key(public, str(pub_file)))
     click.echo(f"wrote {key_file} (keep it secret) and {pub_file}; key id {kid}")
-    click.echo(json.dumps({"name": out.name, "public_key": public.decode(), "adapters": ["*"], "tasks": None}))
+    if policy is None:
+        click.echo(json.dumps(entry))
+        return
+    with atomic_file(policy, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    click.echo(f"added key {entry['name']!r} to {policy} (may sign adapters {entry['adapters']}, tasks "
+               f"{entry['tasks'] or 'any'})")
 
 
 @click.command("sign")
@@ -197,7 +229,7 @@ def sign_cmd(adapter: Path, cfg: SignConfig) -> None:
     with atomic_file(signature_path(adapter), overwrite=True) as tmp:
         tmp.write_text(json.dumps(doc, indent=2) + "\n")
     click.echo(f"wrote {signature_path(adapter)} (key {doc['key_id'][:16]}…, adapter sha256 "
-               f"{doc['statement']['adapter_sha256'][:16]}…)")
+               f"{json.loads(doc['payload'])['adapter_sha256'][:16]}…)")
 
 
 @click.command("verify")
@@ -208,8 +240,10 @@ def verify_cmd(adapter: Path, cfg: VerifyConfig) -> None:
     """Check an adapter file and its signature against a trust policy (and a bundle's backbone)."""
     assert cfg.trust  # a required setting
     policy = read_trust_policy(cfg.trust)
-    data, af = _read_once(adapter)
+    data = read_adapter_bytes(adapter)  # the signature is checked on the raw bytes before they are parsed
+    sig = policy.verify_bytes(data, read_signature_file(adapter), f"adapter {adapter}")
+    af = read_adapter_file(adapter, data)
+    policy.check_claims(sig, af.manifest, f"adapter {adapter}")
     if cfg.bundle is not None:
         af.check_fits(read_bundle_manifest(cfg.bundle)["backbone"])
-    sig = policy.verify(data, af.manifest, read_signature_file(adapter), f"adapter {adapter}")
     click.echo(_signed_line(sig) if sig else f"unsigned; {cfg.trust} allows unsigned adapters")

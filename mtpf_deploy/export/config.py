@@ -36,6 +36,8 @@ class ExportConfig(Settings):
     et_precision: str = setting("fp32", "ExecuTorch weights: fp32, or int8 (XNNPACK dynamic per-channel; see "
                                 "docs/benchmarks.md for what it keeps)", choices=("fp32", "int8"), aliases=("et_quantize",),
                                 values={"none": "fp32"})
+    assume_backbone: bool = setting(False, "pack PEFT folders whose base model cannot be checked on this machine "
+                                           "(their backbone binding is recorded as 'assumed')")
     et_max_rank: int = setting(32, "ExecuTorch: rank of the program's LoRA inputs (the largest adapter rank it takes)",
                                bounds=(1, 4096))
 
@@ -57,3 +59,8 @@ class PackConfig(Settings):
     bundle: str | None = setting(None, "the bundle the adapter is for (its manifest gives the backbone)", required=True)
     adapter: str | None = setting(None, "adapter folder: `adapt` output or a PEFT LoRA folder", required=True)
     name: str | None = setting(None, "adapter name (1-64 letters, digits, '-' or '_')", required=True)
+    assume_backbone: bool = setting(False, "pack a PEFT folder whose base model cannot be checked on this machine "
+                                           "(the adapter records its backbone binding as 'assumed')")
+    parent: str | None = setting(None, "the .mtpfa this adapter was made from (its sha256 goes into the lineage)")
+    labels: list[str] = setting([], "a PEFT TOKEN_CLS folder's labels in the classifier's output order (comma list; "
+                                    "default: id2label of a config.json beside it)", multiple=True)

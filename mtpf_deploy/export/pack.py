@@ -4,6 +4,7 @@ App side: numpy + safetensors only, so ``mtpf-deploy pack`` runs on ``pip instal
 (``export/__init__.py`` imports nothing; the torch parts of ``export`` are never loaded from here)."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,15 @@ import numpy as np
 from .. import __version__
 from ..errors import MtpfError
 from ..formats.adapter_dir import AdapterDir
-from ..formats.adapter_file import check_adapter_name, read_adapter_file, write_adapter_file
+from ..formats.adapter_file import (
+    check_adapter_name,
+    read_adapter_bytes,
+    read_adapter_file,
+    write_adapter_file,
+)
 from ..formats.atomic import atomic_file
 from ..formats.bundle import read_bundle_manifest
+from ..formats.hashing import backbone_weights_sha256, sha256_file
 from ..formats.lora_slots import Slot, peft_key_to_slot_input
 from ..formats.tasks import task_spec
 
@@ -24,7 +31,7 @@ def lora_to_slot_arrays(adapter: AdapterDir, slots: list[Slot], source: str) -> 
     if spec is None:
         return {}
     cfg = adapter.lora_config or {}
-    if cfg.get("modules_to_save"):
+    if cfg.get("modules_to_save"):  # read_adapter_dir moved a TOKEN_CLS classifier to the head already
         raise MtpfError(f"adapter {source}: modules_to_save {cfg['modules_to_save']} cannot be shipped as a LoRA")
     scale = spec.scaling
     shapes = {}
@@ -48,15 +55,66 @@ def lora_to_slot_arrays(adapter: AdapterDir, slots: list[Slot], source: str) -> 
     return out
 
 
-def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size: int, weights_sha256: str,
-                 out: Path, source: str) -> dict:
-    """Write ``out`` (.mtpfa); returns its manifest. The adapter must match the backbone weights.
-    The written file is read back with the runtime's own validation, so nothing ships that it would refuse."""
-    check_adapter_name(name)
+def base_model_weights(reference: str) -> tuple[str, str] | None:
+    """(where, sha256) of the weights a PEFT ``base_model_name_or_path`` names, if they are on this machine:
+    a local model folder, or a Hugging Face hub id already in the local cache (nothing is downloaded)."""
+    folder = Path(reference).expanduser()
+    if folder.is_dir():
+        try:
+            return str(folder), backbone_weights_sha256(folder)
+        except FileNotFoundError:
+            return None
+    try:
+        from huggingface_hub import try_to_load_from_cache  # installed with tokenizers
+    except ImportError:  # pragma: no cover - tokenizers always brings it
+        return None
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        try:
+            cached = try_to_load_from_cache(reference, filename)
+        except ValueError:  # not a valid repo id
+            return None
+        if isinstance(cached, str):
+            return cached, sha256_file(cached)
+    return None
+
+
+def backbone_binding(adapter: AdapterDir, weights_sha256: str, source: str, assume_backbone: bool = False) -> str:
+    """How we know ``adapter`` was made for the backbone with weights ``weights_sha256`` (recorded in the
+    adapter's lineage), or an ``MtpfError``: pack vouches only for what it can check.
+
+    ``trained-on``: its ``task.json`` names those weights; ``base-model-checked``: its PEFT
+    ``base_model_name_or_path`` resolves, on this machine, to weights with that hash; ``assumed``: neither
+    could be checked and the user said ``--assume-backbone``."""
     trained_on = adapter.backbone.get("weights_sha256")
-    if trained_on and trained_on != weights_sha256:
-        raise MtpfError(f"adapter {source} was trained on backbone weights {trained_on} "
-                        f"but the backbone being exported has weights {weights_sha256}")
+    if trained_on:
+        if trained_on != weights_sha256:
+            raise MtpfError(f"adapter {source} was trained on backbone weights {trained_on} "
+                            f"but the backbone being exported has weights {weights_sha256}")
+        return "trained-on"
+    reference = (adapter.lora_config or {}).get("base_model_name_or_path")
+    found = base_model_weights(reference) if isinstance(reference, str) and reference else None
+    if found is not None:
+        where, sha = found
+        if sha != weights_sha256:
+            raise MtpfError(f"adapter {source} was trained on {reference!r} (weights {where}, sha256 {sha[:16]}…), "
+                            f"not on this backbone (weights sha256 {weights_sha256[:16]}…): its LoRA would run on "
+                            "weights it never saw; train it on this backbone (mtpf-deploy adapt)")
+        return "base-model-checked"
+    if assume_backbone:
+        return "assumed"
+    why = (f"its base_model_name_or_path {reference!r} is not on this machine" if reference
+           else "it has no task.json and no base_model_name_or_path")
+    raise MtpfError(f"adapter {source}: cannot check which backbone it was trained on ({why}); pass "
+                    "--assume-backbone to pack it anyway (the adapter then records the binding as 'assumed')")
+
+
+def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size: int, weights_sha256: str,
+                 out: Path, source: str, *, assume_backbone: bool = False, parent_sha256: str | None = None) -> dict:
+    """Write ``out`` (.mtpfa); returns its manifest. The adapter must be provably for the backbone weights
+    (``backbone_binding``). The written file is read back with the runtime's own validation, so nothing ships
+    that it would refuse."""
+    check_adapter_name(name)
+    binding = backbone_binding(adapter, weights_sha256, source, assume_backbone)
     arrays = lora_to_slot_arrays(adapter, slots, source)
     if adapter.head is not None:
         w = adapter.head["weight"]
@@ -77,7 +135,7 @@ def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size:
             "slots": sorted(arrays), "parameters": int(sum(a.size for a in arrays.values())),
         },
         "backbone": {"weights_sha256": weights_sha256},
-        "created_by": f"mtpf-deploy {__version__}",
+        "lineage": {"tool": f"mtpf-deploy {__version__}", "backbone_binding": binding, "parent_sha256": parent_sha256},
     }
     manifest = write_adapter_file(out, manifest, arrays, adapter.head)
     read_adapter_file(out).check_fits({"weights_sha256": weights_sha256, "hidden_size": hidden_size,
@@ -92,16 +150,23 @@ def check_rank(adapter: AdapterDir, source: str, max_rank: int, limit: str) -> N
         raise MtpfError(f"adapter {source} has LoRA rank {spec.rank}, more than {limit}")
 
 
-def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, overwrite: bool = False) -> dict:
-    """Pack one more adapter for an existing bundle (the app side does not need the backbone weights)."""
+def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, overwrite: bool = False, *,
+                assume_backbone: bool = False, parent: Path | None = None, labels: list[str] | None = None) -> dict:
+    """Pack one more adapter for an existing bundle (the app side does not need the backbone weights).
+    ``parent``: the .mtpfa this one was made from (its sha256 goes into the lineage)."""
     from ..formats.adapter_dir import read_adapter_dir
 
     manifest = read_bundle_manifest(backbone_bundle)
     bb = manifest["backbone"]
     slots = [Slot.from_json(s) for s in bb["slots"]]
-    adapter = read_adapter_dir(adapter_dir)
+    adapter = read_adapter_dir(adapter_dir, labels)
     if "executorch" in manifest.get("backends", []):
         max_rank = manifest["executorch"]["max_rank"]
         check_rank(adapter, str(adapter_dir), max_rank, f"the bundle's ExecuTorch program takes ({max_rank})")
+    parent_sha256 = None
+    if parent is not None:
+        parent_sha256 = hashlib.sha256(read_adapter_bytes(parent)).hexdigest()
+        read_adapter_file(parent, read_adapter_bytes(parent))  # a real adapter, not any file
     with atomic_file(out, overwrite) as tmp:
-        return pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir))
+        return pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir),
+                            assume_backbone=assume_backbone, parent_sha256=parent_sha256)

@@ -19,7 +19,7 @@ from ..formats.hashing import backbone_weights_sha256
 from ..formats.lora_slots import bert_slots
 from .backends import ExportJob, write_backend
 from .config import ExportConfig
-from .pack import check_rank, pack_adapter
+from .pack import backbone_binding, check_rank, pack_adapter
 
 
 def resolve_adapter_specs(specs: list[str], run: Path | None) -> dict[str, Path]:
@@ -66,6 +66,8 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
     if max_length > positions:
         raise MtpfError(f"--max-length {max_length} exceeds the backbone's {config['max_position_embeddings']} positions")
     parsed = {name: read_adapter_dir(path) for name, path in adapters.items()}  # validate before the slow part
+    for name, adapter in parsed.items():
+        backbone_binding(adapter, weights_sha, str(adapters[name]), cfg.assume_backbone)
     if "executorch" in backends:
         for name, adapter in parsed.items():
             check_rank(adapter, name, cfg.et_max_rank, f"--et-max-rank {cfg.et_max_rank}")
@@ -91,7 +93,8 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
         manifest.update({"tokenizer": "tokenizer.json", "adapters": {}, "created_by": f"mtpf-deploy {__version__}"})
         for name, adapter in parsed.items():
             rel = f"adapters/{name}{SUFFIX}"
-            info = pack_adapter(adapter, name, slots, config["hidden_size"], weights_sha, tmp / rel, str(adapters[name]))
+            info = pack_adapter(adapter, name, slots, config["hidden_size"], weights_sha, tmp / rel, str(adapters[name]),
+                                assume_backbone=cfg.assume_backbone)
             manifest["adapters"][name] = rel
             log(f"packed adapter {name} ({info['task']}, {(tmp / rel).stat().st_size / 1024:.0f} KiB) -> {rel}")
         write_bundle_manifest(tmp, manifest)

@@ -10,11 +10,14 @@ Layout::
     metrics.json, config.json  what the run measured and the settings it used
 
 A plain PEFT folder (adapter_config.json + adapter_model.safetensors only) is accepted too: it is
-read as a LoRA-only adapter of task ``"lora"``.
+read as a LoRA-only adapter of task ``"lora"``, or, made with ``task_type=TOKEN_CLS``, as an ``ner``
+adapter whose head is PEFT's saved ``classifier`` (``modules_to_save``; labels from ``--labels`` or the
+``id2label`` of a ``config.json`` saved beside it).
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +63,59 @@ class AdapterDir:
         }
 
 
+PEFT_HEAD_KEY = re.compile(r"(?:^|\.)(classifier|score)\.(weight|bias)$")  # modules_to_save of TOKEN_CLS/SEQ_CLS
+
+
+def peft_labels(folder: Path, labels: list[str] | None, width: int) -> list[str]:
+    """The classifier's labels in output order: ``labels`` if given, else ``config.json``'s ``id2label``."""
+    if labels is None and (folder / "config.json").is_file():
+        try:
+            id2label = json.loads((folder / "config.json").read_text()).get("id2label") or {}
+            labels = [id2label[k] for k in sorted(id2label, key=int)]
+        except (json.JSONDecodeError, ValueError, AttributeError, TypeError):
+            raise MtpfError(f"adapter {folder}/config.json: no readable id2label") from None
+    if labels is None:
+        raise MtpfError(f"adapter {folder}: a TOKEN_CLS PEFT adapter needs its labels in the classifier's output order: "
+                        f"--labels O,B-PER,I-PER,... ({width} of them), or the model's config.json (id2label) beside it")
+    if len(labels) != width:
+        raise MtpfError(f"adapter {folder}: the classifier has {width} outputs but {len(labels)} labels were given")
+    return labels
+
+
+def split_peft_head(folder: Path, adapter: AdapterDir, labels: list[str] | None) -> None:
+    """A PEFT folder's task head (``modules_to_save``) becomes the adapter's head; refuse what cannot ship."""
+    config = adapter.lora_config or {}
+    saved = list(config.get("modules_to_save") or [])
+    task_type = config.get("task_type")
+    head = {k: v for k, v in adapter.lora_weights.items() if "lora_" not in k and PEFT_HEAD_KEY.search(k)}
+    other = [m for m in saved if m not in ("classifier", "score")]
+    if other:
+        raise MtpfError(f"adapter {folder}: modules_to_save {other} are full copies of backbone modules; only a LoRA "
+                        "and a classifier head can ship as an adapter")
+    if task_type == "SEQ_CLS":
+        raise MtpfError(f"adapter {folder}: a SEQ_CLS PEFT adapter's classifier reads the model's pooler (CLS -> dense -> "
+                        "tanh), which PEFT does not save and the bundle's backbone does not have, so its numbers "
+                        "cannot be reproduced; train a tc adapter (mtpf-deploy adapt tc) or pack the LoRA alone")
+    if not head:
+        if saved and any(k for k in adapter.lora_weights if "lora_" not in k):
+            raise MtpfError(f"adapter {folder}: modules_to_save {saved} holds tensors that are not a linear classifier")
+        return
+    if task_type != "TOKEN_CLS":
+        raise MtpfError(f"adapter {folder}: a classifier head is saved, but task_type is {task_type!r}; only TOKEN_CLS "
+                        "heads (token classification: ner) can ship")
+    by_part = {PEFT_HEAD_KEY.search(k).group(2): v for k, v in head.items()}  # type: ignore[union-attr]
+    if set(by_part) != {"weight", "bias"} or len(head) != 2:
+        raise MtpfError(f"adapter {folder}: the saved classifier must be one weight and one bias, not {sorted(head)}")
+    weight, bias = by_part["weight"], by_part["bias"]
+    if weight.ndim != 2 or bias.shape != (weight.shape[0],):
+        raise MtpfError(f"adapter {folder}: classifier weight {weight.shape} and bias {bias.shape} do not fit together")
+    adapter.task, adapter.head_kind = "ner", "linear"
+    adapter.head = {"weight": weight, "bias": bias}
+    adapter.labels = peft_labels(folder, labels, weight.shape[0])
+    adapter.lora_weights = {k: v for k, v in adapter.lora_weights.items() if k not in head}
+    adapter.lora_config = {k: v for k, v in config.items() if k != "modules_to_save"}
+
+
 def write_adapter_dir(folder: str | Path, adapter: AdapterDir) -> None:
     """Write the task/head part into ``folder`` (PEFT files are written by ``save_pretrained``)."""
     folder = Path(folder)
@@ -70,8 +126,9 @@ def write_adapter_dir(folder: str | Path, adapter: AdapterDir) -> None:
     (folder / "task.json").write_text(json.dumps(adapter.task_json(), indent=2) + "\n")
 
 
-def read_adapter_dir(folder: str | Path) -> AdapterDir:
-    """Read an adapter folder (ours, or a plain PEFT LoRA folder); errors name the folder and problem."""
+def read_adapter_dir(folder: str | Path, labels: list[str] | None = None) -> AdapterDir:
+    """Read an adapter folder (ours, or a PEFT LoRA folder); errors name the folder and problem.
+    ``labels``: a PEFT TOKEN_CLS classifier's labels in output order (else its config.json's id2label)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise MtpfError(f"adapter {folder}: not a directory")
@@ -100,6 +157,10 @@ def read_adapter_dir(folder: str | Path) -> AdapterDir:
     )
     if has_peft:
         adapter.lora_config, adapter.lora_weights = read_peft_lora(folder)
+        if not task_path.exists():
+            split_peft_head(folder, adapter, labels)
+    if labels is not None and task_path.exists():
+        raise MtpfError(f"adapter {folder}: --labels is for a PEFT TOKEN_CLS folder; this one has task.json")
     if (folder / "head.safetensors").exists():
         adapter.head = _load(folder / "head.safetensors")
         if set(adapter.head) != {"weight", "bias"}:

@@ -44,6 +44,8 @@ HEAD = "head.safetensors"
 MEMBERS = (MANIFEST, LORA, HEAD)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+# how pack knew which backbone an adapter is for (export/pack.py backbone_binding)
+BACKBONE_BINDINGS = ("trained-on", "base-model-checked", "assumed")
 SLOT_INPUT = re.compile(r"layer\.(\d+)\.([a-z_]+)\.lora_([AB])")
 MAX_FILE_BYTES = 512 << 20  # an adapter is a few MB; anything near this is not one
 MAX_MANIFEST_BYTES = 1 << 20
@@ -91,6 +93,12 @@ class AdapterFile:
     @property
     def backbone_sha256(self) -> str:
         return self.manifest["backbone"]["weights_sha256"]
+
+    @property
+    def lineage(self) -> dict:
+        """Tool, backbone binding and parent adapter digest (older files: what is known)."""
+        return self.manifest.get("lineage") or {"tool": self.manifest.get("created_by", "unknown"),
+                                                "backbone_binding": "unrecorded", "parent_sha256": None}
 
     def inert_parts(self) -> list[str]:
         """What in this adapter changes nothing (loading it is allowed; ``inspect`` warns, ``strict`` refuses)."""
@@ -146,10 +154,13 @@ def write_adapter_file(out: Path, manifest: dict, lora: dict[str, np.ndarray], h
         blobs[HEAD] = save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in head.items()})
     manifest = dict(manifest, format=FORMAT, version=VERSION,
                     members={n: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for n, b in blobs.items()})
+    # a fixed timestamp and mode: the same adapter packs to the same bytes (and so the same sha256 and signature)
+    members = [(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode()), *blobs.items()]
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
-        for name, data in blobs.items():
-            z.writestr(name, data)
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            z.writestr(info, data)
     return manifest
 
 
@@ -205,7 +216,7 @@ def _manifest(where: str, raw: bytes) -> dict:
                            f"version {VERSION}); re-pack it with `mtpf-deploy pack`")
     field = _Fields(where, m)
     field.only({"format", "version", "name", "task", "labels", "head", "pooling", "normalize", "max_length",
-                "task_primary", "lora", "backbone", "members", "created_by"})
+                "task_primary", "lora", "backbone", "members", "created_by", "lineage"})
     check_adapter_name(field.get("name", str), f"{where}: field 'name':")
     task = field.choice("task", TASK_NAMES)
     labels = field.get("labels", list)
@@ -252,8 +263,16 @@ def _manifest(where: str, raw: bytes) -> dict:
         sub = _Fields(f"{where}: field 'members.{name}'", info)
         if not SHA256.fullmatch(sub.get("sha256", str)) or sub.get("bytes", int) < 0:
             raise AdapterError(f"{where}: field 'members.{name}' needs a sha256 (64 hex digits) and a byte count")
-    if "created_by" in m:
+    if "created_by" in m:  # files packed before lineage existed
         field.get("created_by", str)
+    if "lineage" in m:
+        sub = _Fields(f"{where}: field 'lineage'", field.get("lineage", dict))
+        sub.only({"tool", "backbone_binding", "parent_sha256"})
+        sub.get("tool", str)
+        sub.choice("backbone_binding", BACKBONE_BINDINGS)
+        parent = sub.get("parent_sha256", (str, type(None)))
+        if parent is not None and not SHA256.fullmatch(parent):
+            raise AdapterError(f"{where}: field 'lineage.parent_sha256' must be null or 64 lower-case hex digits")
     return m
 
 

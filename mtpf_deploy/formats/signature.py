@@ -1,11 +1,18 @@
 """Signed adapters: who made an adapter file, for which backbone, under which name and task.
 
-A signature is a detached file beside the adapter (``NAME.mtpfa.sig``), JSON::
+A signature is a detached file beside the adapter (``NAME.mtpfa.sig``): a DSSE-style envelope, JSON::
 
     {"format": "mtpf-adapter-signature", "version": 1, "key_id": "<sha256 of the public key, DER>",
-     "statement": {"adapter_sha256": ..., "backbone_sha256": ..., "name": ..., "task": ...,
-                   "signer": ..., "signed_at": "2026-12-02T18:00:00Z", "tool": "mtpf-deploy 0.1.0"},
-     "signature": "<base64 DER ECDSA P-256 / SHA-256 over the statement's canonical JSON>"}
+     "payload_type": "application/vnd.mtpf.adapter-statement+json",
+     "payload": "{\"adapter_sha256\":...,\"backbone_sha256\":...,\"name\":...,\"task\":...,\"signer\":...,
+                 \"signed_at\":\"2026-12-02T18:00:00Z\",\"tool\":\"mtpf-deploy 0.1.0\"}",
+     "signature": "<hex of the DER ECDSA P-256 / SHA-256 signature over PAE(payload_type, payload)>"}
+
+``PAE`` is DSSE's pre-authentication encoding, ``b"DSSEv1 %d %s %d %s" % (len(type), type, len(body), body)``:
+the verifier checks the signature over the payload's exact bytes and only then reads the statement from
+them, so no side has to re-create a canonical JSON (the Kotlin core verifies the same bytes with
+``java.security``). The payload is ASCII; the signature is hex, not base64, because ``java.util.Base64``
+is missing before Android API 26.
 
 The statement binds the adapter's exact bytes (their sha256) to the backbone weights hash, the name and
 the task its manifest declares, so a signature cannot be moved to other bytes, another backbone or
@@ -14,10 +21,9 @@ same statement twice gives the same bytes) is what Android's ``java.security`` v
 (``SHA256withECDSA``). The trust policy that says which keys are trusted is ``trust.py``."""
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +38,25 @@ from . import strict_json
 from .reading import read_limited
 
 FORMAT = "mtpf-adapter-signature"
+PAYLOAD_TYPE = "application/vnd.mtpf.adapter-statement+json"
 VERSION = 1
 SUFFIX = ".sig"
 MAX_SIGNATURE_BYTES = 64 << 10
 STATEMENT_FIELDS = ("adapter_sha256", "backbone_sha256", "name", "task", "signer", "signed_at", "tool")
+HEX = re.compile(r"(?:[0-9a-f]{2})+")
+HEX64 = re.compile(r"[0-9a-f]{64}")
 ALGORITHM = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 
-def canonical(statement: dict) -> bytes:
-    """The bytes a signature covers: the statement as sorted, compact, ASCII JSON."""
-    return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+def statement_text(statement: dict) -> str:
+    """The payload a signer writes: the statement as sorted, compact, ASCII JSON (readers take it as it is)."""
+    return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: the bytes a signature covers."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
 def key_id(public: ec.EllipticCurvePublicKey) -> str:
@@ -82,17 +97,27 @@ def generate_key_pair() -> tuple[bytes, bytes]:
     return private, public
 
 
+def make_statement(data: bytes, manifest: dict, signer: str, signed_at: str | None = None) -> dict:
+    """What a signature of adapter bytes ``data`` (whose parsed manifest is ``manifest``) says."""
+    return {"adapter_sha256": hashlib.sha256(data).hexdigest(),
+            "backbone_sha256": manifest["backbone"]["weights_sha256"], "name": manifest["name"],
+            "task": manifest["task"], "signer": signer,
+            "signed_at": signed_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tool": f"mtpf-deploy {__version__}"}
+
+
+def sign_statement(statement: dict, key: ec.EllipticCurvePrivateKey) -> dict:
+    """The signature document (envelope) of one statement."""
+    payload = statement_text(statement)
+    signature = key.sign(pae(PAYLOAD_TYPE, payload.encode("ascii")), ALGORITHM)
+    return {"format": FORMAT, "version": VERSION, "key_id": key_id(key.public_key()), "payload_type": PAYLOAD_TYPE,
+            "payload": payload, "signature": signature.hex()}
+
+
 def sign_adapter(data: bytes, manifest: dict, key: ec.EllipticCurvePrivateKey, signer: str,
                  signed_at: str | None = None) -> dict:
     """The signature document of adapter bytes ``data`` (whose parsed manifest is ``manifest``)."""
-    statement = {"adapter_sha256": hashlib.sha256(data).hexdigest(),
-                 "backbone_sha256": manifest["backbone"]["weights_sha256"], "name": manifest["name"],
-                 "task": manifest["task"], "signer": signer,
-                 "signed_at": signed_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "tool": f"mtpf-deploy {__version__}"}
-    signature = key.sign(canonical(statement), ALGORITHM)
-    return {"format": FORMAT, "version": VERSION, "key_id": key_id(key.public_key()), "statement": statement,
-            "signature": base64.b64encode(signature).decode()}
+    return sign_statement(make_statement(data, manifest, signer, signed_at), key)
 
 
 @dataclass(frozen=True)
@@ -102,37 +127,43 @@ class Signature:
     key_id: str
     statement: dict
     signature: bytes
-    payload: bytes  # canonical(statement)
+    signed_bytes: bytes  # PAE(payload_type, payload)
 
     def verify_with(self, public: ec.EllipticCurvePublicKey) -> bool:
         try:
-            public.verify(self.signature, self.payload, ALGORITHM)
+            public.verify(self.signature, self.signed_bytes, ALGORITHM)
         except InvalidSignature:
             return False
         return True
 
 
 def read_signature(raw: bytes, where: str) -> Signature:
-    """Parse a signature document; every problem is an ``AdapterError`` naming the file and field."""
+    """Parse a signature document; every problem is an ``AdapterError`` naming the file and field.
+    The statement it returns is what the payload *claims* until ``verify_with`` passes."""
     try:
         doc = strict_json.load_document(raw, where, FORMAT, VERSION, MAX_SIGNATURE_BYTES)
     except strict_json.StrictJSONError as exc:
         raise AdapterError(str(exc)) from None
-    statement, kid, sig = doc.get("statement"), doc.get("key_id"), doc.get("signature")
-    if set(doc) != {"format", "version", "key_id", "statement", "signature"}:
-        raise AdapterError(f"{where}: fields must be exactly format, version, key_id, statement, signature")
+    fields = {"format", "version", "key_id", "payload_type", "payload", "signature"}
+    if set(doc) != fields:
+        raise AdapterError(f"{where}: fields must be exactly {', '.join(sorted(fields))}")
+    kid, payload, sig = doc["key_id"], doc["payload"], doc["signature"]
+    if doc["payload_type"] != PAYLOAD_TYPE:
+        raise AdapterError(f"{where}: field 'payload_type' must be {PAYLOAD_TYPE!r}")
+    if not isinstance(kid, str) or not HEX64.fullmatch(kid):
+        raise AdapterError(f"{where}: field 'key_id' must be 64 lower-case hex digits")
+    if not isinstance(sig, str) or not HEX.fullmatch(sig) or len(sig) > 512:
+        raise AdapterError(f"{where}: field 'signature' must be the hex of a DER signature")
+    if not isinstance(payload, str) or not payload.isascii():
+        raise AdapterError(f"{where}: field 'payload' must be an ASCII string")
+    try:
+        statement = strict_json.loads(payload.encode())
+    except strict_json.StrictJSONError as exc:
+        raise AdapterError(f"{where}: field 'payload' is not a JSON statement ({exc})") from None
     if not isinstance(statement, dict) or set(statement) != set(STATEMENT_FIELDS) or \
             not all(isinstance(statement[k], str) for k in STATEMENT_FIELDS):
-        raise AdapterError(f"{where}: field 'statement' must hold the strings {', '.join(STATEMENT_FIELDS)}")
-    if not isinstance(kid, str) or len(kid) != 64:
-        raise AdapterError(f"{where}: field 'key_id' must be 64 hex digits")
-    try:
-        signature = base64.b64decode(sig, validate=True) if isinstance(sig, str) else b""
-    except (binascii.Error, ValueError):
-        signature = b""
-    if not signature:
-        raise AdapterError(f"{where}: field 'signature' must be base64")
-    return Signature(kid, statement, signature, canonical(statement))
+        raise AdapterError(f"{where}: field 'payload' must hold exactly the strings {', '.join(STATEMENT_FIELDS)}")
+    return Signature(kid, statement, bytes.fromhex(sig), pae(PAYLOAD_TYPE, payload.encode("ascii")))
 
 
 def signature_path(adapter: Path) -> Path:

@@ -22,7 +22,7 @@ from ..data.tokenization import content_window, special_ids, tokenizer_from_file
 from ..errors import AdapterError, BundleError, InputError, MtpfError
 from ..formats.adapter_file import AdapterFile, check_adapter_name, read_adapter_bytes, read_adapter_file
 from ..formats.bundle import bundle_path, read_bundle_manifest
-from ..formats.signature import read_signature_file
+from ..formats.signature import Signature, read_signature_file
 from ..formats.tasks import task_spec
 from ..formats.trust import FILE as TRUST_FILE
 from ..formats.trust import TrustPolicy, read_trust_policy
@@ -48,6 +48,7 @@ class Adapter:
     digest: str = ""  # ``AdapterFile.digest``: the same adapter may be loaded again under its name
     feed: object = field(repr=False, default=None)  # the LoRA as the engine's per-call input
     unloaded: bool = False  # set by ``SystemModel.unload_adapter``
+    signature: Signature | None = field(repr=False, default=None)  # verified under the trust policy (None: unsigned)
 
 
 # what an adapter is probed with when it loads: no token, one, and (cut to the adapter's window) a full window
@@ -130,10 +131,14 @@ class SystemModel:
                 raise AdapterError(f"adapter {path_or_name!r}: no such file and no adapter of that name in the bundle "
                                    f"(has {', '.join(sorted(listed)) or 'none'})")
         data = read_adapter_bytes(path)  # read once: what is verified is what is loaded
+        # under a policy the signature is checked on the raw bytes before anything parses them
+        signature = None if self.trust is None else \
+            self.trust.verify_bytes(data, read_signature_file(path), f"adapter {path}")
         af = read_adapter_file(path, data)
-        af.check_fits(self.backbone)
         if self.trust is not None:
-            af.signature = self.trust.verify(data, af.manifest, read_signature_file(path), f"adapter {path}")
+            self.trust.check_claims(signature, af.manifest, f"adapter {path}")
+            af.signature = signature
+        af.check_fits(self.backbone)
         inert = af.inert_parts() if strict else []
         if inert:
             raise AdapterError(f"adapter {path}: changes nothing: {'; '.join(inert)} (strict mode)")
@@ -162,7 +167,7 @@ class SystemModel:
             weight, bias = af.head["weight"], af.head["bias"]
         return Adapter(name, af.task, list(af.labels), effective_max_length(af.max_length, self.max_length),
                        bool(af.manifest["normalize"]), weight, bias, af.manifest, af.digest,
-                       self.engine.prepare(af.lora, f"adapter {af.path}"))
+                       self.engine.prepare(af.lora, f"adapter {af.path}"), signature=af.signature)
 
     def _probe_adapter(self, adapter: Adapter, where: str) -> None:
         """Run the adapter's own task on probe inputs (empty, short, a full window): an adapter whose

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from mtpf_deploy.cli import main
-from mtpf_deploy.errors import AdapterError, MtpfError
+from mtpf_deploy.errors import AdapterError, MtpfError, SignatureRefused
 from mtpf_deploy.formats.adapter_file import read_adapter_file
 from mtpf_deploy.formats.signature import load_private_key, read_signature, sign_adapter, signature_path
 from mtpf_deploy.formats.trust import read_trust_policy
@@ -86,7 +86,7 @@ def test_every_refusal_names_its_reason(setup, tmp_path):
     refused(_policy(tmp_path, [entry]), bundle, changed, "is over other bytes")
     # the signature document altered: it no longer verifies
     doc = json.loads(signature_path(tc).read_text())
-    doc["statement"]["signer"] = "someone else"
+    doc["payload"] = doc["payload"].replace('"signer":"acme"', '"signer":"someone else"')
     signature_path(tc).write_text(json.dumps(doc))
     refused(_policy(tmp_path, [entry]), bundle, tc, "does not verify with key 'acme'")
     # a key allowed only some names / tasks
@@ -137,3 +137,31 @@ def test_bad_policy_and_signature_files_are_clear_errors(setup, tmp_path, conten
     system = SystemModel.load(bundle, threads=1, trust=policy)
     with pytest.raises(AdapterError, match=str(ner)):
         system.load_adapter(ner)
+
+
+def test_keygen_adds_its_key_to_a_policy_and_a_flipped_byte_is_refused_before_parsing(setup, tmp_path):
+    bundle, *_rest, ner, tc = setup
+    policy = bundle / "trust.json"
+    res = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "vendor"), "--policy", str(policy)])
+    assert res.exit_code == 0 and "added key 'vendor'" in res.output, res.output
+    res = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "shop"), "--policy", str(policy),
+                                    "--adapters", "shop-*", "--tasks", "tc"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(policy.read_text())
+    assert [k["name"] for k in doc["keys"]] == ["vendor", "shop"] and doc["keys"][1]["tasks"] == ["tc"]
+    assert not doc["allow_unsigned"]
+    res = CliRunner().invoke(main, ["keygen", "--out", str(tmp_path / "bad"), "--policy", str(policy), "--tasks", "nope"])
+    assert res.exit_code == 1 and "tasks" in res.output and not (tmp_path / "bad.pem").exists()
+    _sign(ner, tmp_path / "vendor.pem", "vendor")
+    system = SystemModel.load(bundle, threads=1)  # the bundle's own trust.json
+    assert system.load_adapter(ner).signature.statement["signer"] == "vendor"
+    data = bytearray(ner.read_bytes())
+    data[len(data) // 2] ^= 1  # inside a tensor member: a parser would call it a CRC or hash mismatch
+    flipped = tmp_path / "flipped.mtpfa"
+    flipped.write_bytes(bytes(data))
+    shutil.copy(signature_path(ner), signature_path(flipped))
+    with pytest.raises(SignatureRefused) as info:
+        system.load_adapter(flipped)
+    assert info.value.reason == "other-bytes" and str(flipped) in str(info.value)
+    res = CliRunner().invoke(main, ["verify", "--trust", str(policy), str(flipped)])
+    assert res.exit_code == 1 and "over other bytes" in res.output and "Traceback" not in res.output

@@ -2,6 +2,7 @@
 two layers of the downstream NER LoRA)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -13,11 +14,38 @@ from ...formats.lora_slots import peft_module_key
 from ...formats.lora_spec import LoraSpec
 
 
-def init_lora_from(model: PeftModel, adapter_dir: str | Path, adapter_name: str = "default") -> list[str]:
+@dataclass
+class InitReport:
+    """What ``init_lora_from`` copied, and what it could not use (said out loud, never dropped silently)."""
+
+    initialised: list[str] = field(default_factory=list)  # modules of the new LoRA copied from the source
+    fresh: list[str] = field(default_factory=list)  # modules of the new LoRA the source does not cover
+    unused: list[str] = field(default_factory=list)  # source LoRA modules the new LoRA does not target
+    ignored: list[str] = field(default_factory=list)  # source tensors that are no LoRA factor (e.g. a classifier)
+
+    def lines(self, source: str) -> list[str]:
+        out = [f"initialised {len(self.initialised)} LoRA modules from {source}"]
+        if self.fresh:
+            out.append(f"note: {len(self.fresh)} modules of the new LoRA start fresh (the source has none): "
+                       f"{_short(self.fresh)}")
+        if self.unused:
+            out.append(f"note: {len(self.unused)} LoRA modules of {source} are not targets of the new LoRA and are "
+                       f"left out (widen --lora-targets to use them): {_short(self.unused)}")
+        if self.ignored:
+            out.append(f"note: {len(self.ignored)} tensors of {source} are not LoRA factors and are ignored (a task "
+                       f"head trained elsewhere is not reused): {_short(self.ignored)}")
+        return out
+
+
+def _short(names: list[str], n: int = 4) -> str:
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def init_lora_from(model: PeftModel, adapter_dir: str | Path, adapter_name: str = "default") -> InitReport:
     """Copy LoRA A/B of every module the source adapter covers into ``model``'s LoRA.
 
     B is rescaled by ``scale_src / scale_dst`` so the initial weight delta equals the source's.
-    Returns the module names initialised; a rank mismatch or no overlap at all is an error.
+    Returns what was initialised and what was left out; a rank mismatch or no overlap at all is an error.
     """
     config, weights = read_peft_lora(adapter_dir)
     source = LoraSpec.from_peft_config(config, f"--init-adapter {adapter_dir}")
@@ -50,4 +78,7 @@ def init_lora_from(model: PeftModel, adapter_dir: str | Path, adapter_name: str 
             done.add(k[0])
     if not done:
         raise MtpfError(f"--init-adapter {adapter_dir}: none of its LoRA modules match the new LoRA's targets")
-    return sorted(done)
+    source_modules = {k[0] for k in map(peft_module_key, weights) if k is not None}
+    return InitReport(initialised=sorted(done), fresh=sorted({k[0] for k in targets} - done),
+                      unused=sorted(source_modules - done),
+                      ignored=sorted(key for key in weights if peft_module_key(key) is None))

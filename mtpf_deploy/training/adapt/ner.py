@@ -107,9 +107,10 @@ def adapt_ner(cfg: NerAdaptConfig, splits: dict[str, list[TaggedSentence]], out:
     peft_model = get_peft_model(encoder, lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_targets, None, cfg.lora_dropout))
     weights_sha = backbone_weights_sha256(backbone_dir)
     if cfg.init_adapter:
-        covered = init_lora_from(peft_model, cfg.init_adapter)
-        log(f"initialised {len(covered)} LoRA modules from {cfg.init_adapter}")
-        source_sha = read_adapter_dir(cfg.init_adapter).backbone.get("weights_sha256")
+        for line in init_lora_from(peft_model, cfg.init_adapter).lines(f"--init-adapter {cfg.init_adapter}"):
+            log(line)
+        task_json = Path(cfg.init_adapter) / "task.json"
+        source_sha = read_adapter_dir(cfg.init_adapter).backbone.get("weights_sha256") if task_json.exists() else None
         if source_sha and source_sha != weights_sha:
             log(f"warning: --init-adapter {cfg.init_adapter} was trained with backbone weights {source_sha[:12]}…, "
                 f"not those of {cfg.backbone} ({weights_sha[:12]}…); pass the run's backbone/ as --backbone")

@@ -73,8 +73,11 @@ def test_init_adapter_copies_and_rescales_lora(trained, tiny_bert, ner_splits, t
 
     model = get_peft_model(load_encoder(str(tiny_bert)), lora_config(4, 8, dropout=0.0))
     before = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
-    covered = init_lora_from(model, tpl_dir)
+    report = init_lora_from(model, tpl_dir)
+    covered = report.initialised
     assert covered and all(".layer.1." in c for c in covered)
+    assert report.fresh and all(".layer.0." in c for c in report.fresh)  # said, not silently left at random
+    assert "start fresh" in "\n".join(report.lines("src"))
     params = dict(model.named_parameters())
     for k, v in tpl.items():
         name = k.replace(".weight", ".default.weight")

@@ -6,6 +6,7 @@ import ai.mtpf.core.BundleManifest
 import ai.mtpf.core.Classifier
 import ai.mtpf.core.NerDecoder
 import ai.mtpf.core.OrtAdapterFormat
+import ai.mtpf.core.TrustPolicy
 import ai.mtpf.core.Windows
 import ai.mtpf.core.WordPieceTokenizer
 import ai.onnxruntime.OnnxTensor
@@ -23,7 +24,8 @@ import java.security.MessageDigest
 /**
  * The system side: the bundle's backbone in ONE ONNX Runtime session, loaded once, and the adapters
  * shipped beside it. Every adapter is validated as untrusted input and must have been made for this
- * backbone (its manifest's weights hash); a refused one is listed with the reason. An accepted adapter's
+ * backbone (its manifest's weights hash) and, when the bundle ships a `trust.json`, signed by a key it
+ * trusts for that adapter's name and task; a refused one is listed with the reason. An accepted adapter's
  * LoRA factors (the backbone's slot inputs; int8 per column for an int8-LoRA bundle) are written once as
  * an ONNX Runtime adapter file in ``cacheDir``, loaded with `OrtLoraAdapter.create`, and activated per
  * request with `RunOptions.addActiveLoraAdapter` — switching adapters never reloads the session.
@@ -35,6 +37,8 @@ class Backbone(private val folder: File, private val cacheDir: File, threads: In
     private val session: OrtSession
     private val loaded = LinkedHashMap<String, Loaded>()
     val refused = LinkedHashMap<String, String>()
+    /** The vendor's trust policy shipped in the bundle (`trust.json`); without one: development mode. */
+    val trust: TrustPolicy? = File(folder, "trust.json").takeIf { it.isFile }?.let { TrustPolicy(it.readText(), it.path) }
 
     private class Loaded(val archive: AdapterArchive, val lora: OrtLoraAdapter?, val options: OrtSession.RunOptions)
 
@@ -49,7 +53,9 @@ class Backbone(private val folder: File, private val cacheDir: File, threads: In
         session = env.createSession(model.path, options)
         for ((name, rel) in manifest.adapters) {
             try {
-                val archive = AdapterArchive.read(bundleFile(rel).readBytes(), rel)
+                val bytes = bundleFile(rel).readBytes()  // verified and parsed from this one read
+                val signature = File(folder, "$rel.sig").takeIf { it.isFile }?.readText()
+                val archive = trust?.load(bytes, signature, rel)?.first ?: AdapterArchive.read(bytes, rel)
                 archive.checkFits(manifest, rel)
                 loaded[name] = load(name, archive)
             } catch (e: BundleException) {

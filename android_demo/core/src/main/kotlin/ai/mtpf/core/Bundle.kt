@@ -8,7 +8,7 @@ import java.nio.ByteOrder
 import java.security.MessageDigest
 
 /** A refused bundle or adapter; the message names the file and the field. */
-class BundleException(message: String) : Exception(message)
+open class BundleException(message: String) : Exception(message)
 
 /** A float32 tensor read from safetensors: shape and row-major data. */
 class Tensor(val shape: IntArray, val data: FloatArray) {
