@@ -22,14 +22,16 @@ T = TypeVar("T", bound="Settings")
 def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, flag: str | None = None,
             aliases: tuple[str, ...] = (), multiple: bool = False, bounds: tuple[float | None, float | None] | None = None,
             open_low: bool = False, open_high: bool = False, values: dict[str, Any] | None = None,
-            required: bool = False) -> Any:
+            required: bool = False, late: bool = False) -> Any:
     """A config field. ``flag``: the CLI/TOML name when it differs from the field name; ``aliases``:
     older spellings still accepted (hidden in ``--help``); ``multiple``: the flag may be repeated;
     ``bounds``: (low, high) a number must lie in (None: unbounded; ``open_low`` / ``open_high``: that end excluded);
     ``values``: older values still accepted, mapped to their new meaning (``{"none": "fp32"}``);
-    ``required``: the run cannot start without it (a flag, or a key of the ``--config`` file)."""
+    ``required``: the run cannot start without it (a flag, or a key of the ``--config`` file); ``late``: listed
+    after the command's own settings in ``--help`` (settings a mixin adds, e.g. ``CardSettings``)."""
     meta = {"help": help, "choices": choices, "flag": flag, "aliases": aliases, "multiple": multiple,
-            "bounds": bounds, "open_low": open_low, "open_high": open_high, "values": values or {}, "required": required}
+            "bounds": bounds, "open_low": open_low, "open_high": open_high, "values": values or {}, "required": required,
+            "late": late}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)

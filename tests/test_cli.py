@@ -30,10 +30,13 @@ def test_adapt_tc_cli_end_to_end(tiny_bert, tc_splits, tmp_path):
     test = _write_csv(tmp_path / "test.csv", tc_splits["test"])
     res = CliRunner().invoke(main, ["adapt", "tc", "--backbone", str(tiny_bert), "--train", str(train), "--test",
                                     str(test), "--format", "csv", "--out", str(tmp_path / "o"), "--n-experiments", "2",
-                                    "--samples-per-label", "all"])
+                                    "--samples-per-label", "all", "--description", "tiny topics", "--license", "mit"])
     assert res.exit_code == 0, res.output
     assert "test: accuracy" in res.output and "pred" in res.output
     assert json.loads((tmp_path / "o/metrics.json").read_text())["test"]["accuracy"] > 0.8
+    card = json.loads((tmp_path / "o/task.json").read_text())["card"]  # the card starts at adapt
+    assert card == {"description": "tiny topics", "license": "mit",
+                    "training_data": f"train.csv: {len(tc_splits['train'])} train examples"}
 
 
 def test_adapt_ner_cli_end_to_end(tiny_bert, ner_splits, tmp_path):

@@ -101,14 +101,15 @@ class Baselines:
 
 
 def _ort_session(path: Path, threads: int, spin: bool, ours: bool = False):
-    """A session of ``path`` with the runtime's options; ``ours``: also its disabled optimizers (for
-    models exported like ours)."""
+    """A session of ``path`` with the runtime's options; ``ours``: also the session config our bundles
+    record (for models exported like ours; baselines get ONNX Runtime's defaults)."""
     import onnxruntime as ort
 
-    from ..runtime.engines.onnx import SESSION_DISABLED_OPTIMIZERS, session_options
+    from ..formats.bundle import ONNXRUNTIME
+    from ..runtime.engines.onnx import session_options
 
-    return ort.InferenceSession(str(path), session_options(threads, spin), providers=["CPUExecutionProvider"],
-                                disabled_optimizers=SESSION_DISABLED_OPTIMIZERS if ours else None)
+    options = ONNXRUNTIME if ours else dict(ONNXRUNTIME, session_config={})
+    return ort.InferenceSession(str(path), session_options(threads, spin, options), providers=["CPUExecutionProvider"])
 
 
 def _rows(system: SystemModel, length: int, batch: int) -> tuple[np.ndarray, np.ndarray]:

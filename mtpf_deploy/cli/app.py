@@ -13,7 +13,7 @@ from ..errors import MtpfError
 from ..export.config import PackConfig
 from ..formats.adapter_file import read_adapter_bytes, read_adapter_file
 from ..formats.atomic import atomic_file
-from ..formats.bundle import bundle_path, read_bundle_manifest, verified_file
+from ..formats.bundle import bundle_path, read_bundle_manifest, sentence_embedding_of, verified_file
 from ..formats.signature import (
     generate_key_pair,
     key_id,
@@ -51,9 +51,18 @@ def pack_cmd(out: Path, overwrite: bool, cfg: PackConfig) -> None:
     assert cfg.bundle and cfg.adapter and cfg.name  # required settings
     info = pack_single(Path(cfg.bundle), Path(cfg.adapter), cfg.name, out, overwrite,
                        assume_backbone=cfg.assume_backbone, parent=Path(cfg.parent) if cfg.parent else None,
-                       labels=list(cfg.labels) or None)
+                       labels=list(cfg.labels) or None, ort_adapter=cfg.ort_adapter,
+                       card=cfg.card_fields())
     binding = info["lineage"]["backbone_binding"]
     click.echo(f"wrote {out} ({info['task']}, {out.stat().st_size / 1024:.0f} KiB; backbone binding: {binding})")
+    if cfg.ort_adapter:
+        from ..export.ort_adapter import ort_adapter_path
+
+        if info["lora"] is None:
+            click.echo(f"no {ort_adapter_path(out).name}: a head-only adapter has no LoRA for ONNX Runtime to apply",
+                       err=True)
+        else:
+            click.echo(f"wrote {ort_adapter_path(out)} (ONNX Runtime LoRA adapter)")
     if binding == "assumed":
         click.echo("warning: --assume-backbone: nothing checked that this LoRA was trained on the bundle's backbone",
                    err=True)
@@ -115,58 +124,108 @@ def predict_cmd(texts: tuple[str, ...], cfg: PredictConfig) -> None:
 @friendly
 @settings_options(InspectConfig)
 def inspect_cmd(path: Path, cfg: InspectConfig) -> None:
-    """Show a bundle's or an adapter file's manifest and sizes; verify the backbone hash (bundle) or the
-    adapter's fit to ``--bundle``."""
-    if path.is_dir() or path.suffix == ".onnx":
-        folder = path if path.is_dir() else path.parent
-        m = read_bundle_manifest(folder)
-        bb = m["backbone"]
-        backends = m.get("backends", ["onnx"])
-        click.echo(f"bundle {folder}  backends {', '.join(backends)}")
-        click.echo(f"  layers {bb['num_layers']}  hidden {bb['hidden_size']}  max length {bb['max_length']}  "
-                   f"{len(bb['slots'])} LoRA slots  weights {bb['weights_sha256']}")
-        files = []
-        if "onnx" in backends:
-            files.append((bb["file"], bb["sha256"], "backbone file", f"{bb.get('precision')}, opset {bb.get('opset')}"))
-        if "executorch" in backends:
-            et = m["executorch"]
-            files += [(et[k], et[f"{k}_sha256"], f"ExecuTorch {k} file", f"{et['precision']}, max rank {et['max_rank']}")
-                      for k in ("program", "data")]
-        for rel, sha, label, what in files:
-            model = verified_file(folder, rel, sha, label)
-            click.echo(f"  {label} {rel}  {model.stat().st_size / 1e6:.1f} MB  {what}  sha256 {sha}")
-        click.echo("  every backbone file matches the manifest's sha256")
-        for name, rel in m.get("adapters", {}).items():
-            target = bundle_path(folder, rel, f"bundle {folder}: adapters.{name}")
-            size = f"{target.stat().st_size / 1024:.0f} KiB" if target.is_file() else "MISSING"
-            click.echo(f"  adapter {name}: {rel} ({size})")
+    """Show a bundle's or an adapter file's manifest, card and sizes; verify the backbone hash (bundle) or the
+    adapter's signature and fit to ``--bundle``.
+
+    \b
+    Example:
+      mtpf-deploy inspect --bundle bundle/ --json my-ner.mtpfa
+    """
+    info = _inspect_bundle(path) if path.is_dir() or path.suffix == ".onnx" else _inspect_adapter(path, cfg)
+    lines = info.pop("_lines")
+    if cfg.json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False))
         return
+    for line in lines:
+        click.echo(line)
+    for warning in info.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _inspect_bundle(path: Path) -> dict:
+    folder = path if path.is_dir() else path.parent
+    m = read_bundle_manifest(folder)
+    bb = m["backbone"]
+    backends = m.get("backends", ["onnx"])
+    se = sentence_embedding_of(m)
+    lines = [f"bundle {folder}  backends {', '.join(backends)}",
+             f"  layers {bb['num_layers']}  hidden {bb['hidden_size']}  max length {bb['max_length']}  "
+             f"{len(bb['slots'])} LoRA slots  weights {bb['weights_sha256']}",
+             f"  sentence embedding: {se['pooling']} pooling, {'normalised' if se['normalize'] else 'not normalised'}, "
+             f"max {se['max_length']} tokens ({se['source']})"]
+    files = []
+    if "onnx" in backends:
+        files.append((bb["file"], bb["sha256"], "backbone file", f"{bb.get('precision')}, opset {bb.get('opset')}"))
+    if "executorch" in backends:
+        et = m["executorch"]
+        files += [(et[k], et[f"{k}_sha256"], f"ExecuTorch {k} file", f"{et['precision']}, max rank {et['max_rank']}")
+                  for k in ("program", "data")]
+    sizes = {}
+    for rel, sha, label, what in files:
+        sizes[rel] = verified_file(folder, rel, sha, label).stat().st_size
+        lines.append(f"  {label} {rel}  {sizes[rel] / 1e6:.1f} MB  {what}  sha256 {sha}")
+    lines.append("  every backbone file matches the manifest's sha256")
+    adapters = {}
+    for name, rel in m.get("adapters", {}).items():
+        target = bundle_path(folder, rel, f"bundle {folder}: adapters.{name}")
+        adapters[name] = {"file": rel, "bytes": target.stat().st_size if target.is_file() else None}
+        size = f"{target.stat().st_size / 1024:.0f} KiB" if target.is_file() else "MISSING"
+        lines.append(f"  adapter {name}: {rel} ({size})")
+    return {"kind": "bundle", "folder": str(folder), "manifest": m, "file_bytes": sizes, "files_verified": True,
+            "adapters": adapters, "_lines": lines}
+
+
+def _card_lines(card: dict) -> list[str]:
+    if not card:
+        return ["card: none (pack --card FILE or --description/--license/... to add one)"]
+    lines = ["card:"]
+    for key in ("version", "description", "license", "author", "base_backbone", "training_data"):
+        if key in card:
+            lines.append(f"  {key.replace('_', ' ')}: {card[key]}")
+    if card.get("metrics"):
+        lines.append("  metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in card["metrics"].items()))
+    if card.get("readme"):
+        lines.append(f"  readme: {len(card['readme'])} characters (inspect --json shows it)")
+    return lines
+
+
+def _inspect_adapter(path: Path, cfg: InspectConfig) -> dict:
     data, af = _read_once(path)  # what is verified is what is shown
-    click.echo(json.dumps(af.manifest, indent=2, sort_keys=True))
-    click.echo(f"file size {path.stat().st_size / 1024:.1f} KiB  sha256 {hashlib.sha256(data).hexdigest()}")
+    digest = hashlib.sha256(data).hexdigest()
     lineage = af.lineage
-    click.echo(f"lineage: made by {lineage['tool']}; backbone binding {lineage['backbone_binding']}; parent "
-               f"{lineage['parent_sha256'] or 'none'}")
-    for part in af.inert_parts():
-        click.echo(f"warning: this adapter changes nothing: {part}", err=True)
+    shown = {k: v for k, v in af.manifest.items() if k != "card"}
+    lines = [json.dumps(shown, indent=2, sort_keys=True), *_card_lines(af.manifest.get("card", {})),
+             f"file size {path.stat().st_size / 1024:.1f} KiB  sha256 {digest}",
+             f"lineage: made by {lineage['tool']}; backbone binding {lineage['backbone_binding']}; parent "
+             f"{lineage['parent_sha256'] or 'none'}"]
+    info: dict = {"kind": "adapter", "file": str(path), "bytes": len(data), "sha256": digest, "manifest": af.manifest,
+                  "card": af.manifest.get("card", {}), "lineage": lineage,
+                  "warnings": [f"this adapter changes nothing: {part}" for part in af.inert_parts()]}
     policy_file = cfg.trust or (str(Path(cfg.bundle) / TRUST_FILE) if cfg.bundle and (Path(cfg.bundle) / TRUST_FILE).is_file()
                                 else None)
     raw = read_signature_file(path)
+    info["signature"] = None
     if policy_file is not None:
         sig = read_trust_policy(policy_file).verify(data, af.manifest, raw, f"adapter {path}")
-        click.echo(_signed_line(sig) if sig else f"unsigned; {policy_file} allows unsigned adapters")
+        lines.append(_signed_line(sig) if sig else f"unsigned; {policy_file} allows unsigned adapters")
+        info["signature"] = {"verified": True, "trust_policy": policy_file, "key_id": sig.key_id,
+                             "statement": sig.statement} if sig else {"verified": False, "unsigned_allowed": True}
     elif raw is not None:
         sig = read_signature(raw, f"adapter {path}.sig")
-        click.echo(f"signature (not verified: no trust policy): {sig.statement['signer']} at "
-                   f"{sig.statement['signed_at']}, key {sig.key_id[:16]}…")
+        lines.append(f"signature (not verified: no trust policy): {sig.statement['signer']} at "
+                     f"{sig.statement['signed_at']}, key {sig.key_id[:16]}…")
+        info["signature"] = {"verified": False, "key_id": sig.key_id, "statement": sig.statement}
     if cfg.bundle is not None:
         backbone = read_bundle_manifest(cfg.bundle)["backbone"]
         af.check_fits(backbone)
-        click.echo(f"backbone hash matches {cfg.bundle}; LoRA slots and head width fit it")
+        lines.append(f"backbone hash matches {cfg.bundle}; LoRA slots and head width fit it")
         used = effective_max_length(af.max_length, backbone["max_length"])
+        info["fits_bundle"] = {"bundle": cfg.bundle, "fits": True, "max_length_used": used}
         if used < af.max_length:
-            click.echo(f"note: the adapter's max_length {af.max_length} is more than the backbone takes; its texts are "
-                       f"cut at {used} tokens")
+            lines.append(f"note: the adapter's max_length {af.max_length} is more than the backbone takes; its texts "
+                         f"are cut at {used} tokens")
+    info["_lines"] = lines
+    return info
 
 
 def _read_once(path: Path):

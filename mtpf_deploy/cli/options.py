@@ -75,7 +75,7 @@ def settings_options(cls: type[Settings]):
 
         options = [click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                 help="TOML file of these settings (keys as the flags, '-' or '_'); flags given win")]
-        for f in fields(cls):
+        for f in sorted(fields(cls), key=lambda f: f.metadata.get("late", False)):
             ctype, is_bool = _click_type(hints[f.name])
             choices = f.metadata.get("choices")
             multiple = f.metadata.get("multiple", False)

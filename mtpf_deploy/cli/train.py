@@ -18,8 +18,12 @@ def _adapt_and_preview(task, train_fn, preview_fn, cfg, data, out, overwrite, ex
 
     dataset, data_root, train_file, dev_file, test_file, fmt = data
     splits = load_task_splits(task, dataset, data_root, {"train": train_file, "dev": dev_file, "test": test_file}, fmt)
-    click.echo(f"adapt {task}: {len(splits['train'])} train {'sentences' if task == 'ner' else 'examples'}, "
-               f"backbone {cfg.backbone}")
+    unit = "sentences" if task == "ner" else "examples"
+    click.echo(f"adapt {task}: {len(splits['train'])} train {unit}, backbone {cfg.backbone}")
+    cfg.card_fields()  # a bad --card file fails now, not after training
+    if not cfg.training_data:  # the card says what it was trained on
+        source = dataset or (train_file.name if train_file else "train file")
+        cfg.training_data = f"{source}: {len(splits['train'])} train {unit}"
     train_fn(cfg, splits, out, overwrite, log=log)
     click.echo(f"wrote {out}")
     sample = splits.get("dev") or splits.get("test") or []

@@ -21,10 +21,9 @@ A suite is a built-in profile (``quick``, ``standard``, ``reproduction``) or a T
 """
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-
-import tomllib
 
 from ..data.registry import REGISTRY
 from ..data.splits import NER_FORMATS, TC_FORMATS

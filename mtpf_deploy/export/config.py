@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..formats.bundle import BACKENDS, MAX_LENGTH_RANGE
+from ..formats.card import CardSettings
 from ..settings import Settings, setting
 
 FFN_OUT = "ffn_out"  # the MLP down-projections, whose inputs carry BERT's activation outliers
@@ -38,6 +39,8 @@ class ExportConfig(Settings):
                                 values={"none": "fp32"})
     assume_backbone: bool = setting(False, "pack PEFT folders whose base model cannot be checked on this machine "
                                            "(their backbone binding is recorded as 'assumed')")
+    ort_adapters: bool = setting(False, "also write each adapter as ONNX Runtime's own LoRA file "
+                                        "(adapters/NAME.onnx_adapter, in the form backbone.onnx takes; docs/formats.md)")
     et_max_rank: int = setting(32, "ExecuTorch: rank of the program's LoRA inputs (the largest adapter rank it takes)",
                                bounds=(1, 4096))
 
@@ -53,7 +56,7 @@ class ExportConfig(Settings):
 
 
 @dataclass
-class PackConfig(Settings):
+class PackConfig(CardSettings):
     """``pack`` (app side, ``[runtime]`` alone): one adapter folder -> one ``.mtpfa`` for a bundle."""
 
     bundle: str | None = setting(None, "the bundle the adapter is for (its manifest gives the backbone)", required=True)
@@ -62,5 +65,7 @@ class PackConfig(Settings):
     assume_backbone: bool = setting(False, "pack a PEFT folder whose base model cannot be checked on this machine "
                                            "(the adapter records its backbone binding as 'assumed')")
     parent: str | None = setting(None, "the .mtpfa this adapter was made from (its sha256 goes into the lineage)")
+    ort_adapter: bool = setting(False, "also write ONNX Runtime's own LoRA file beside OUT (same stem, .onnx_adapter, in "
+                                       "the form the bundle's backbone.onnx takes; docs/formats.md)")
     labels: list[str] = setting([], "a PEFT TOKEN_CLS folder's labels in the classifier's output order (comma list; "
                                     "default: id2label of a config.json beside it)", multiple=True)

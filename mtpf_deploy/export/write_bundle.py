@@ -9,17 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..backbones import resolve_backbone
+from ..backbones import DEFAULT_BACKBONE, default_backbone_dir, resolve_backbone
 from ..errors import MtpfError
 from ..formats.adapter_dir import read_adapter_dir
-from ..formats.adapter_file import SUFFIX, check_adapter_name
+from ..formats.adapter_file import SUFFIX, check_adapter_name, read_adapter_file
 from ..formats.atomic import atomic_dir
 from ..formats.bundle import BACKENDS, INPUTS, OUTPUTS, write_bundle_manifest
 from ..formats.hashing import backbone_weights_sha256
 from ..formats.lora_slots import bert_slots
 from .backends import ExportJob, write_backend
 from .config import ExportConfig
-from .pack import backbone_binding, check_rank, pack_adapter
+from .ort_adapter import ort_adapter_parameters, ort_adapter_path, write_ort_adapter
+from .pack import adapter_card, backbone_binding, check_rank, pack_adapter
+from .sentence_transformers import read_sentence_embedding, transformer_folder
 
 
 def resolve_adapter_specs(specs: list[str], run: Path | None) -> dict[str, Path]:
@@ -58,13 +60,22 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
     if not cfg.backends or set(cfg.backends) - set(BACKENDS):
         raise MtpfError(f"--backend must be onnx and/or executorch, not {cfg.backends}")
     backends = [b for b in BACKENDS if b in cfg.backends]
-    backbone_dir = resolve_backbone(backbone)
+    given = default_backbone_dir() if str(backbone) == DEFAULT_BACKBONE else Path(backbone)
+    sentence = read_sentence_embedding(given) if given.is_dir() else None
+    backbone_dir = resolve_backbone(transformer_folder(given) if given.is_dir() else backbone)
     weights_sha = backbone_weights_sha256(backbone_dir)
     config = json.loads((backbone_dir / "config.json").read_text())
     positions = config.get("max_position_embeddings", 512)
     max_length = cfg.max_length or min(512, positions)
     if max_length > positions:
         raise MtpfError(f"--max-length {max_length} exceeds the backbone's {config['max_position_embeddings']} positions")
+    if sentence is None:
+        sentence = {"pooling": "mean", "normalize": True, "max_length": max_length, "source": "default"}
+    else:
+        sentence["max_length"] = min(sentence["max_length"] or max_length, max_length)
+        log(f"sentence-transformers folder: {sentence['pooling']} pooling, "
+            f"{'normalised' if sentence['normalize'] else 'not normalised'}, max {sentence['max_length']} tokens "
+            f"({sentence['source']}); SystemModel.embed does the same")
     parsed = {name: read_adapter_dir(path) for name, path in adapters.items()}  # validate before the slow part
     for name, adapter in parsed.items():
         backbone_binding(adapter, weights_sha, str(adapters[name]), cfg.assume_backbone)
@@ -79,6 +90,7 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
                 "weights_sha256": weights_sha, "source": str(backbone),
                 "hidden_size": config["hidden_size"], "num_layers": config["num_hidden_layers"],
                 "max_length": max_length, "inputs": INPUTS, "outputs": OUTPUTS, "slots": [s.to_json() for s in slots],
+                "sentence_embedding": sentence,
             },
         }
         job = ExportJob(backbone_dir, cfg, tmp, slots, max_length, log)
@@ -94,8 +106,12 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
         for name, adapter in parsed.items():
             rel = f"adapters/{name}{SUFFIX}"
             info = pack_adapter(adapter, name, slots, config["hidden_size"], weights_sha, tmp / rel, str(adapters[name]),
-                                assume_backbone=cfg.assume_backbone)
+                                assume_backbone=cfg.assume_backbone, card=adapter_card(adapters[name], adapter))
             manifest["adapters"][name] = rel
             log(f"packed adapter {name} ({info['task']}, {(tmp / rel).stat().st_size / 1024:.0f} KiB) -> {rel}")
+            if cfg.ort_adapters and "onnx" in backends and info["lora"]:
+                target = ort_adapter_path(tmp / rel)
+                write_ort_adapter(ort_adapter_parameters(read_adapter_file(tmp / rel), manifest["backbone"]), target)
+                log(f"wrote {target.relative_to(tmp)} (ONNX Runtime LoRA adapter, {manifest['backbone']['lora_precision']})")
         write_bundle_manifest(tmp, manifest)
     return manifest

@@ -6,8 +6,9 @@ Layout::
     adapter_model.safetensors  PEFT LoRA weights
     head.safetensors           {"weight": [C, H], "bias": [C]}  (absent for a LoRA-only adapter)
     task.json                  {"format", "version", "task", "labels", "head", "pooling", "normalize",
-                                "max_length", "task_primary", "backbone": {"name", "weights_sha256"}}
+                                "max_length", "task_primary", "backbone": {"name", "weights_sha256"}, "card"}
     metrics.json, config.json  what the run measured and the settings it used
+    README.md                  a model card (PEFT writes one), kept in the packed adapter's card
 
 A plain PEFT folder (adapter_config.json + adapter_model.safetensors only) is accepted too: it is
 read as a LoRA-only adapter of task ``"lora"``, or, made with ``task_type=TOKEN_CLS``, as an ``ner``
@@ -24,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from ..errors import MtpfError
+from ..errors import AdapterError, MtpfError
+from .card import validate_card
 from .lora_spec import LoraSpec
 from .tasks import TASK_NAMES
 
@@ -47,6 +49,7 @@ class AdapterDir:
     max_length: int = 128
     task_primary: bool = False
     backbone: dict = field(default_factory=dict)  # {"name", "weights_sha256"}
+    card: dict = field(default_factory=dict)  # the adapter card's fields (``card.py``), set by ``adapt``
     extra: dict = field(default_factory=dict)
 
     @property
@@ -59,7 +62,7 @@ class AdapterDir:
             "format": FORMAT, "version": VERSION, "task": self.task, "labels": self.labels,
             "head": self.head_kind, "pooling": self.pooling, "normalize": self.normalize,
             "max_length": self.max_length, "task_primary": self.task_primary, "backbone": self.backbone,
-            **self.extra,
+            **({"card": self.card} if self.card else {}), **self.extra,
         }
 
 
@@ -153,8 +156,13 @@ def read_adapter_dir(folder: str | Path, labels: list[str] | None = None) -> Ada
         pooling=meta.get("pooling"), normalize=bool(meta.get("normalize", False)),
         max_length=int(meta.get("max_length", 128)), task_primary=bool(meta.get("task_primary", False)),
         backbone=dict(meta.get("backbone", {})),
-        extra={k: v for k, v in meta.items() if k not in AdapterDir(task="lora").task_json()},
+        extra={k: v for k, v in meta.items() if k not in AdapterDir(task="lora").task_json() and k != "card"},
     )
+    if "card" in meta:
+        try:
+            adapter.card = validate_card(meta["card"], f"adapter {task_path}")
+        except AdapterError as exc:
+            raise MtpfError(str(exc)) from None
     if has_peft:
         adapter.lora_config, adapter.lora_weights = read_peft_lora(folder)
         if not task_path.exists():

@@ -5,7 +5,8 @@ platform can map or read (Python ``zipfile``, ``java.util.zip``), in one canonic
 (``adapter_zip.py``: local headers and central directory agree, nothing else in the file)::
 
     manifest.json      format, version, name, task, labels, head kind, pooling, max length, LoRA rank /
-                       alpha / slots, sha256 + size of each member, sha256 of the backbone weights
+                       alpha / slots, sha256 + size of each member, sha256 of the backbone weights,
+                       lineage, card (version, description, licence, ...: ``card.py``)
     lora.safetensors   LoRA A [r, in] / B [out, r] float32, keyed by the backbone's slot input names
                        (``layer.3.query.lora_A``), scaling folded into B. Present iff ``lora`` is not null.
     head.safetensors   ``weight`` [C, W], ``bias`` [C] float32 (W: the task's head width, formats/tasks.py). Present iff the task has one.
@@ -32,6 +33,7 @@ from safetensors.numpy import load as load_safetensors
 from ..errors import AdapterError
 from . import strict_json
 from .adapter_zip import canonical_members
+from .card import validate_card
 from .reading import read_limited
 from .tasks import HEAD_KINDS, TASK_NAMES, check_labels, task_spec
 
@@ -216,7 +218,7 @@ def _manifest(where: str, raw: bytes) -> dict:
                            f"version {VERSION}); re-pack it with `mtpf-deploy pack`")
     field = _Fields(where, m)
     field.only({"format", "version", "name", "task", "labels", "head", "pooling", "normalize", "max_length",
-                "task_primary", "lora", "backbone", "members", "created_by", "lineage"})
+                "task_primary", "lora", "backbone", "members", "created_by", "lineage", "card"})
     check_adapter_name(field.get("name", str), f"{where}: field 'name':")
     task = field.choice("task", TASK_NAMES)
     labels = field.get("labels", list)
@@ -273,6 +275,8 @@ def _manifest(where: str, raw: bytes) -> dict:
         parent = sub.get("parent_sha256", (str, type(None)))
         if parent is not None and not SHA256.fullmatch(parent):
             raise AdapterError(f"{where}: field 'lineage.parent_sha256' must be null or 64 lower-case hex digits")
+    if "card" in m:
+        validate_card(m["card"], where)
     return m
 
 

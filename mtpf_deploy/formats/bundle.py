@@ -9,7 +9,14 @@
 ``backbone`` holds: file, sha256 (of the ONNX file), weights_sha256 (of the source weights, which
 adapters must match), precision, lora_precision (``int8``: slot inputs as in lora_int8.py; absent or
 ``fp32``: A [r, in] / B [out, r] in fp32), fusions, opset, hidden_size, num_layers, max_length, inputs,
-outputs, slots.
+outputs, slots, onnxruntime.
+``backbone.onnxruntime`` says how any ONNX Runtime (Python, Java, C#, C++, JS) must open backbone.onnx to
+get the runtime's numbers: ``session_config`` (session config entries, e.g. ONNX Runtime's own
+SkipLayerNormFusion turned off) and ``log_severity_level`` (3: the slot defaults are graph inputs by
+design, which ONNX Runtime warns about once per slot). Bundles written without it get ``ONNXRUNTIME``.
+``backbone.sentence_embedding`` is how ``SystemModel.embed`` pools: ``pooling`` (one of ``POOLING_MODES``, as
+sentence-transformers defines them), ``normalize``, ``max_length`` and ``source`` (``modules.json`` when read
+from a sentence-transformers folder); bundles written without it get ``sentence_embedding_of``'s default.
 ``read_bundle_manifest`` validates the schema; every path must stay inside the bundle folder.
 """
 from __future__ import annotations
@@ -29,6 +36,26 @@ MAX_LENGTH_RANGE = (3, 1 << 16)
 # the backbone graph's interface, whatever the backend (LoRA slot inputs follow: formats/lora_slots.py)
 INPUTS = ["input_ids", "attention_mask"]
 OUTPUTS = ["last_hidden_state"]
+# how backbone.onnx must be opened (docs/formats.md, "Plain ONNX Runtime"): ONNX Runtime's own
+# SkipLayerNormFusion off (its CPU kernel is slower here and numerically different from the unfused Add +
+# LayerNormalization the runtime is measured with), and no per-slot "initializer in graph inputs" warnings
+ONNXRUNTIME = {"session_config": {"optimization.disable_specified_optimizers": "SkipLayerNormFusion"},
+               "log_severity_level": 3}
+
+POOLING_MODES = ("mean", "cls", "max", "lasttoken", "mean_sqrt_len_tokens", "weightedmean")  # sentence-transformers'
+
+
+def sentence_embedding_of(manifest: dict) -> dict:
+    """The bundle's ``backbone.sentence_embedding``; for bundles written before it was recorded: mean
+    pooling, L2-normalised, the backbone's max length (what ``embed`` always did)."""
+    bb = manifest["backbone"]
+    return bb.get("sentence_embedding") or {"pooling": "mean", "normalize": True, "max_length": bb["max_length"],
+                                            "source": "default"}
+
+
+def onnxruntime_options(manifest: dict) -> dict:
+    """The bundle's ``backbone.onnxruntime`` (``ONNXRUNTIME`` for bundles written before it was recorded)."""
+    return manifest["backbone"].get("onnxruntime", ONNXRUNTIME)
 
 
 def read_bundle_manifest(bundle: str | Path) -> dict:
@@ -110,6 +137,15 @@ def validate_bundle_manifest(m: object, path: Path) -> None:
         if bb.get("lora_precision", "fp32") not in ("fp32", "int8"):
             raise BundleError(f"{where}: field 'backbone.lora_precision' must be fp32 or int8, "
                               f"not {bb['lora_precision']!r}")
+        if "onnxruntime" in bb:
+            ort_options = need(bb, "onnxruntime", dict, "backbone.")
+            assert isinstance(ort_options, dict)
+            config = need(ort_options, "session_config", dict, "backbone.onnxruntime.")
+            assert isinstance(config, dict)
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in config.items()):
+                raise BundleError(f"{where}: field 'backbone.onnxruntime.session_config' must map strings to strings")
+            if need(ort_options, "log_severity_level", int, "backbone.onnxruntime.") not in range(5):
+                raise BundleError(f"{where}: field 'backbone.onnxruntime.log_severity_level' must be 0..4")
     if "executorch" in backends:
         et = need(m, "executorch", dict, "")
         assert isinstance(et, dict)
@@ -124,6 +160,16 @@ def validate_bundle_manifest(m: object, path: Path) -> None:
     lo, hi = MAX_LENGTH_RANGE
     if not lo <= bb["max_length"] <= hi:
         raise BundleError(f"{where}: field 'backbone.max_length' must be in {lo}..{hi}, not {bb['max_length']}")
+    if "sentence_embedding" in bb:
+        se = need(bb, "sentence_embedding", dict, "backbone.")
+        assert isinstance(se, dict)
+        if need(se, "pooling", str, "backbone.sentence_embedding.") not in POOLING_MODES:
+            raise BundleError(f"{where}: field 'backbone.sentence_embedding.pooling' must be one of "
+                              f"{', '.join(POOLING_MODES)}, not {se['pooling']!r}")
+        need(se, "normalize", bool, "backbone.sentence_embedding.")
+        if not 3 <= need(se, "max_length", int, "backbone.sentence_embedding.") <= bb["max_length"]:  # type: ignore[operator]
+            raise BundleError(f"{where}: field 'backbone.sentence_embedding.max_length' must be in 3..backbone.max_length "
+                              f"({bb['max_length']}), not {se['max_length']}")
     slots = need(bb, "slots", list, "backbone.")
     assert isinstance(slots, list)
     for i, s in enumerate(slots):

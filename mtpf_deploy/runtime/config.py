@@ -27,6 +27,8 @@ class InspectConfig(Settings):
     bundle: str | None = setting(None, "check an adapter file against this bundle")
     trust: str | None = setting(None, "and verify its signature against this trust policy (default with --bundle: the "
                                       "bundle's trust.json, if any)")
+    json: bool = setting(False, "print one JSON object (manifest, card, sizes, sha256, lineage, signature, fit) "
+                                "instead of text")
 
 
 @dataclass

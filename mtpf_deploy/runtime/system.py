@@ -21,13 +21,14 @@ import numpy as np
 from ..data.tokenization import content_window, special_ids, tokenizer_from_file, truncated_rows
 from ..errors import AdapterError, BundleError, InputError, MtpfError
 from ..formats.adapter_file import AdapterFile, check_adapter_name, read_adapter_bytes, read_adapter_file
-from ..formats.bundle import bundle_path, read_bundle_manifest
+from ..formats.bundle import bundle_path, read_bundle_manifest, sentence_embedding_of
 from ..formats.signature import Signature, read_signature_file
 from ..formats.tasks import task_spec
 from ..formats.trust import FILE as TRUST_FILE
 from ..formats.trust import TrustPolicy, read_trust_policy
 from .engines import Engine, load_engine
 from .inputs import as_texts, positive_int
+from .pooling import pool
 from .results import Classification, Entity, NonFiniteOutput, check_finite
 from .tasks import classification, ner
 from .tasks import pairs as pair_tasks
@@ -76,6 +77,7 @@ class SystemModel:
         self.tokenizer = tokenizer_from_file(bundle_path(folder, manifest["tokenizer"], f"bundle {folder}: tokenizer"))
         self.cls_id, self.sep_id, self.pad_id = special_ids(self.tokenizer)
         self.max_length = int(self.backbone["max_length"])
+        self.sentence_embedding = sentence_embedding_of(manifest)
         self.adapters: dict[str, Adapter] = {}
         self.trust = trust  # None: development mode (no signature needed)
         self._lock = threading.Lock()
@@ -229,14 +231,15 @@ class SystemModel:
                 yield i, hidden[j, : len(rows[i])]
 
     # ------------------------------------------------------------------ pooling (shared by the tasks)
-    def mean_pooled(self, texts: list[str], adapter: Adapter | None, normalize: bool,
-                    batch_size: int) -> tuple[np.ndarray, list[int]]:
-        """Mean-pooled [N, H] (optionally L2-normalised) and each text's full sub-word count."""
-        max_length = adapter.max_length if adapter else self.max_length
+    def pooled(self, texts: list[str], adapter: Adapter | None, normalize: bool, batch_size: int,
+               pooling: str = "mean", max_length: int | None = None) -> tuple[np.ndarray, list[int]]:
+        """Pooled [N, H] (``pooling``: ``runtime/pooling.py``; optionally L2-normalised) and each text's full
+        sub-word count; texts truncate at ``max_length`` (default: the adapter's, else the backbone's)."""
+        max_length = max_length or (adapter.max_length if adapter else self.max_length)
         rows, lengths = truncated_rows(self.tokenizer, texts, max_length)
         out = np.zeros((len(rows), self.backbone["hidden_size"]), dtype=np.float32)
         for i, h in self.batched(rows, adapter, batch_size):
-            out[i] = h.mean(0)
+            out[i] = pool(h, pooling)
         check_finite(out, adapter)
         if normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
@@ -261,17 +264,24 @@ class SystemModel:
         return method(inputs, found, batch_size=batch_size)
 
     @overload
-    def embed(self, texts: str, adapter: Adapter | str | None = None, normalize: bool = True,
+    def embed(self, texts: str, adapter: Adapter | str | None = None, normalize: bool | None = None,
               batch_size: int = 32) -> np.ndarray: ...
     @overload
-    def embed(self, texts: Iterable[str], adapter: Adapter | str | None = None, normalize: bool = True,
+    def embed(self, texts: Iterable[str], adapter: Adapter | str | None = None, normalize: bool | None = None,
               batch_size: int = 32) -> np.ndarray: ...
 
-    def embed(self, texts, adapter=None, normalize=True, batch_size=32):
-        """Mean-pooled embeddings [N, H] ([H] for one str), with the adapter's LoRA active, if any;
-        long texts truncate."""
+    def embed(self, texts, adapter=None, normalize=None, batch_size=32):
+        """Sentence embeddings [N, H] ([H] for one str), with the adapter's LoRA active, if any: pooled,
+        normalised (``normalize=None``: as the bundle says) and truncated as the bundle's
+        ``backbone.sentence_embedding`` says (a sentence-transformers backbone: as its own config does), an
+        adapter's max length capping that."""
         items, single = as_texts(texts)
-        pooled = self.mean_pooled(items, self._adapter(adapter), normalize, positive_int(batch_size, "batch_size"))[0]
+        found = self._adapter(adapter)
+        se = self.sentence_embedding
+        max_length = min(found.max_length, se["max_length"]) if found else se["max_length"]
+        normalize = se["normalize"] if normalize is None else bool(normalize)
+        pooled = self.pooled(items, found, normalize, positive_int(batch_size, "batch_size"), se["pooling"],
+                             max_length)[0]
         return pooled[0] if single else pooled
 
     @overload

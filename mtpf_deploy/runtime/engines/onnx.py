@@ -8,22 +8,20 @@ import numpy as np
 import onnxruntime as ort
 
 from ...errors import BundleError
-from ...formats.bundle import verified_file
+from ...formats.bundle import ONNXRUNTIME, onnxruntime_options, verified_file
 from ...formats.lora_int8 import int8_feed
 from ...formats.lora_slots import Slot
 from .base import Engine
 
-# ONNX Runtime 1.31's SkipLayerNormalization CPU kernel is ~4x slower than the Add + LayerNormalization
-# it replaces on this model's shapes (docs/benchmarks.md): leave them unfused
-SESSION_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
-
-def session_options(threads: int | None, spin: bool = True) -> ort.SessionOptions:
-    """The runtime's ONNX Runtime options: ``threads`` intra-op threads (None: ORT's default), one
-    inter-op thread, no spin-waiting when ``spin`` is False, warnings off (slot defaults are graph
-    inputs by design, which ORT would warn about)."""
+def session_options(threads: int | None, spin: bool = True, bundle: dict = ONNXRUNTIME) -> ort.SessionOptions:
+    """The runtime's ONNX Runtime options: what the bundle's ``backbone.onnxruntime`` asks for
+    (``formats/bundle.py``: session config entries, the log level), ``threads`` intra-op threads
+    (None: ORT's default), one inter-op thread, no spin-waiting when ``spin`` is False."""
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    opts.log_severity_level = bundle["log_severity_level"]
+    for key, value in bundle["session_config"].items():
+        opts.add_session_config_entry(key, value)
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -42,9 +40,8 @@ class OnnxEngine(Engine):
         bb = manifest["backbone"]
         model = verified_file(folder, bb["file"], bb["sha256"], "backbone file", verify)
         try:
-            self.session = ort.InferenceSession(str(model), session_options(threads, spin),
-                                                providers=["CPUExecutionProvider"],
-                                                disabled_optimizers=SESSION_DISABLED_OPTIMIZERS)
+            self.session = ort.InferenceSession(str(model), session_options(threads, spin, onnxruntime_options(manifest)),
+                                                providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for invalid models
             raise BundleError(f"{where}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
         self.no_adapter = {}

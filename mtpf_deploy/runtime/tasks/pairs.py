@@ -22,7 +22,7 @@ def _embedded(system: SystemModel, pairs, adapter: Adapter | str, task: str, bat
     if not items:
         return None
     n = len(items)
-    pooled, lengths = system.mean_pooled([a for a, _ in items] + [b for _, b in items], found, found.normalize,
+    pooled, lengths = system.pooled([a for a, _ in items] + [b for _, b in items], found, found.normalize,
                                          positive_int(batch_size, "batch_size"))
     return single, found, weight, bias, pooled[:n], pooled[n:], lengths[:n], lengths[n:]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import MtpfError
+from ...formats.card import CardSettings
 from ...formats.lora_slots import FAMILIES, NER_TARGETS
-from ...settings import Settings, setting
+from ...settings import setting
 
 
 @dataclass
-class AdaptConfig(Settings):
+class AdaptConfig(CardSettings):
     """What both adapt commands share."""
 
     backbone: str = setting("default", "'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder")

@@ -158,6 +158,7 @@ def adapt_ner(cfg: NerAdaptConfig, splits: dict[str, list[TaggedSentence]], out:
             head={"weight": model.head.weight.detach().cpu().numpy(), "bias": model.head.bias.detach().cpu().numpy()},
             max_length=cfg.max_length,
             backbone={"name": str(cfg.backbone), "weights_sha256": weights_sha},
+            card=cfg.card_fields(),
         ))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (tmp / "config.json").write_text(json.dumps({"command": "adapt ner", **cfg.to_dict()}, indent=2) + "\n")

@@ -149,6 +149,7 @@ def adapt_tc(cfg: TcAdaptConfig, splits: dict[str, list[LabeledText]], out: str 
             task="tc", labels=labels, head=head, head_kind="linear" if cfg.finetune else "logistic-regression",
             pooling="mean", normalize=model.normalize, max_length=cfg.max_length,
             backbone={"name": str(cfg.backbone), "weights_sha256": backbone_weights_sha256(backbone_dir)},
+            card=cfg.card_fields(),
         ))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (tmp / "config.json").write_text(json.dumps({"command": "adapt tc", **cfg.to_dict()}, indent=2) + "\n")

@@ -1,9 +1,10 @@
 """The ONNX export backend: torch -> ONNX with LoRA slot inputs (``graph.py``), ONNX Runtime fusions
 (``fusions.py``), int8 (``graph.quantize_int8``) with int8 LoRA products (``lora_int8.py``), empty
 slot defaults. Its manifest part is the ``backbone`` entries file, sha256, opset, precision,
-lora_precision, int8_options and fusions (docs/formats.md)."""
+lora_precision, int8_options, fusions and onnxruntime (the session options it needs; docs/formats.md)."""
 from __future__ import annotations
 
+from ....formats.bundle import ONNXRUNTIME
 from ....formats.hashing import sha256_file
 from .. import ExportJob
 from .fusions import fuse_for_ort
@@ -40,4 +41,4 @@ def write(job: ExportJob) -> dict:
     add_slot_defaults(model, job.slots)
     log(f"{FILE}: {model.stat().st_size / 1e6:.1f} MB ({cfg.precision}), {len(job.slots)} LoRA slots")
     return {"file": model.name, "sha256": sha256_file(model), "opset": cfg.opset, "int8_options": cfg.int8_options,
-            "precision": cfg.precision, "lora_precision": lora_precision, "fusions": fusions}
+            "precision": cfg.precision, "lora_precision": lora_precision, "fusions": fusions, "onnxruntime": ONNXRUNTIME}

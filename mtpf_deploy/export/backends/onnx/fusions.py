@@ -25,7 +25,7 @@ def fuse_for_ort(src: Path, dst: Path) -> dict[str, int]:
         ort_fusions._pre_optimize(model)
         # no SkipLayerNormalization: ONNX Runtime 1.31's CPU kernel takes ~0.3 ms on 128x384 where Add +
         # LayerNormalization take ~0.08 (benchmarks/optimisation_steps.py); the runtime also turns off
-        # ONNX Runtime's own SkipLayerNormFusion (runtime/engines/onnx.py, SESSION_DISABLED_OPTIMIZERS)
+        # ONNX Runtime's own SkipLayerNormFusion (formats/bundle.py, ONNXRUNTIME)
         counts = {
             "gelu": ort_fusions.fuse_erfgelu(model),
             "sdpa": ort_fusions.fuse_sdpa(model, apply_shape_inference=True),
