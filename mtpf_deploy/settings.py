@@ -22,16 +22,19 @@ T = TypeVar("T", bound="Settings")
 def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, flag: str | None = None,
             aliases: tuple[str, ...] = (), multiple: bool = False, bounds: tuple[float | None, float | None] | None = None,
             open_low: bool = False, open_high: bool = False, values: dict[str, Any] | None = None,
-            required: bool = False, late: bool = False) -> Any:
+            required: bool = False, late: bool = False, path: str | None = None,
+            default_text: str | None = None) -> Any:
     """A config field. ``flag``: the CLI/TOML name when it differs from the field name; ``aliases``:
     older spellings still accepted (hidden in ``--help``); ``multiple``: the flag may be repeated;
     ``bounds``: (low, high) a number must lie in (None: unbounded; ``open_low`` / ``open_high``: that end excluded);
     ``values``: older values still accepted, mapped to their new meaning (``{"none": "fp32"}``);
     ``required``: the run cannot start without it (a flag, or a key of the ``--config`` file); ``late``: listed
-    after the command's own settings in ``--help`` (settings a mixin adds, e.g. ``CardSettings``)."""
+    after the command's own settings in ``--help`` (settings a mixin adds, e.g. ``CardSettings``); ``path``:
+    ``"dir"`` or ``"file"``, the value names one (shown as DIRECTORY / FILE); ``default_text``: what ``--help``
+    shows as the default when the value is worked out later (e.g. "ONNX Runtime's")."""
     meta = {"help": help, "choices": choices, "flag": flag, "aliases": aliases, "multiple": multiple,
             "bounds": bounds, "open_low": open_low, "open_high": open_high, "values": values or {}, "required": required,
-            "late": late}
+            "late": late, "path": path, "default_text": default_text}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)

@@ -28,8 +28,11 @@ MTPF_TEST_FIXTURES="$work/fixtures" "$work/runtime/bin/python" -m pytest -q -p n
 test -s "$work/bench/bench.json"
 # the app side packs, inspects and tests an adapter without torch
 "$work/runtime/bin/mtpf-deploy" pack --bundle "$work/fixtures/bundle" --adapter "$work/fixtures/adapters/ner" \
-    --name app-ner --out "$work/app-ner.mtpfa" >/dev/null
+    --name app-ner --out "$work/app-ner.mtpfa" --ort-adapter --description "app NER" --license mit >/dev/null
+test -s "$work/app-ner.onnx_adapter"
 "$work/runtime/bin/mtpf-deploy" inspect "$work/app-ner.mtpfa" --bundle "$work/fixtures/bundle" | grep -q "backbone hash matches"
+"$work/runtime/bin/mtpf-deploy" inspect --json "$work/app-ner.mtpfa" | "$work/runtime/bin/python" -c \
+    "import json, sys; assert json.load(sys.stdin)['card']['license'] == 'mit'"
 "$work/runtime/bin/mtpf-deploy" predict --bundle "$work/fixtures/bundle" --adapter "$work/app-ner.mtpfa" "alice smith went to paris" \
     | grep -q '"entities"'
 # and a torch command says which extra it needs, in one line

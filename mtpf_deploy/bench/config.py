@@ -8,17 +8,19 @@ from ..settings import Settings, setting
 
 @dataclass
 class BenchConfig(Settings):
-    bundle: str | None = setting(None, "bundle folder to benchmark", required=True)
-    adapter: str | None = setting(None, "adapter name in the bundle (default: its first NER adapter)")
-    backbone: str | None = setting(None, "the bundle's backbone source for the torch baselines (default: the manifest's "
-                                         "source)")
+    bundle: str | None = setting(None, "bundle folder to benchmark", required=True, path="dir")
+    adapter: str | None = setting(None, "adapter name in the bundle", default_text="its first NER adapter")
+    backbone: str | None = setting(None, "the bundle's backbone source for the torch baselines",
+                                  default_text="the manifest's source")
     quick: bool = setting(False, "seconds-long smoke run: 2 lengths, 1 thread, 3 repeats")
-    lengths: list[int] | None = setting(None, "comma list of token lengths (default 16,32,64,128,256)", bounds=(0, None),
-                                         open_low=True)
-    threads: list[int] | None = setting(None, "comma list of thread counts (default 1,2)", bounds=(0, None), open_low=True)
-    repeats: int | None = setting(None, "timed rounds per point (default 30)", bounds=(1, None))
+    lengths: list[int] | None = setting(None, "comma list of token lengths", bounds=(0, None), open_low=True,
+                                         default_text="16,32,64,128,256; --quick: 16,32")
+    threads: list[int] | None = setting(None, "comma list of thread counts", bounds=(0, None), open_low=True,
+                                         default_text="1,2; --quick: 1")
+    repeats: int | None = setting(None, "timed rounds per point", bounds=(1, None), default_text="30; --quick: 3")
     baselines: bool = setting(True, "also time the torch baselines (--no-baselines: only the bundle's own variants, "
                                     "no torch needed)")
-    trust: str | None = setting(None, "trust policy every adapter must satisfy (default: the bundle's trust.json, if any)")
+    trust: str | None = setting(None, "trust policy every adapter must satisfy", path="file",
+                                  default_text="the bundle's trust.json, if any")
     compare: list[str] = setting([], "another ONNX encoder to time beside ours as NAME=MODEL.onnx (e.g. an optimum "
                                      "export); repeatable", multiple=True)

@@ -9,6 +9,7 @@ from .. import __version__
 from .app import inspect_cmd, keygen_cmd, pack_cmd, predict_cmd, sign_cmd, verify_cmd
 from .bench import bench_cmd
 from .evaluate import analyze_cmd, evaluate_cmd
+from .examples import add_examples
 from .export import export_cmd
 from .train import adapt, datasets_cmd, pretrain_cmd, pseudo_label_cmd
 
@@ -25,5 +26,6 @@ def main() -> None:
 for command in (datasets_cmd, adapt, pretrain_cmd, pseudo_label_cmd, evaluate_cmd, analyze_cmd, export_cmd, pack_cmd,
                 predict_cmd, inspect_cmd, bench_cmd, keygen_cmd, sign_cmd, verify_cmd):
     main.add_command(command)
+add_examples(main)
 
 __all__ = ["main"]

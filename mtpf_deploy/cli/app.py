@@ -125,12 +125,7 @@ def predict_cmd(texts: tuple[str, ...], cfg: PredictConfig) -> None:
 @settings_options(InspectConfig)
 def inspect_cmd(path: Path, cfg: InspectConfig) -> None:
     """Show a bundle's or an adapter file's manifest, card and sizes; verify the backbone hash (bundle) or the
-    adapter's signature and fit to ``--bundle``.
-
-    \b
-    Example:
-      mtpf-deploy inspect --bundle bundle/ --json my-ner.mtpfa
-    """
+    adapter's signature and fit to ``--bundle``."""
     info = _inspect_bundle(path) if path.is_dir() or path.suffix == ".onnx" else _inspect_adapter(path, cfg)
     lines = info.pop("_lines")
     if cfg.json:

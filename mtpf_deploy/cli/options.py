@@ -47,6 +47,30 @@ def _click_type(hint) -> tuple[object, bool]:
     return {int: click.INT, float: click.FLOAT, bool: click.BOOL}.get(base, click.STRING), base is bool
 
 
+class SettingOption(click.Option):
+    """A generated option: ``--help`` shows its default as ``[default: 128]``, the same style as click's own
+    (click would print a default given as text in parentheses)."""
+
+    def __init__(self, *args, shown_default: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shown_default = shown_default
+
+    def get_help_extra(self, ctx: click.Context):
+        extra = super().get_help_extra(ctx)
+        if self.shown_default is not None:
+            extra["default"] = self.shown_default
+        return extra
+
+
+def _list_metavar(hint) -> str | None:
+    """``INTEGER[,...]`` / ``TEXT[,...]`` for a comma-list setting."""
+    if typing.get_origin(hint) is not list and not any(typing.get_origin(a) is list for a in typing.get_args(hint)):
+        return None
+    lists = [hint] if typing.get_origin(hint) is list else [a for a in typing.get_args(hint) if typing.get_origin(a) is list]
+    item = typing.get_args(lists[0])[0] if typing.get_args(lists[0]) else str
+    return {int: "INTEGER", float: "FLOAT"}.get(item, "TEXT") + "[,...]"
+
+
 def _shown(value) -> str:
     if isinstance(value, list):
         return ",".join(map(str, value)) or "none"
@@ -81,12 +105,16 @@ def settings_options(cls: type[Settings]):
             multiple = f.metadata.get("multiple", False)
             if choices and (typing.get_origin(hints[f.name]) is not list or multiple):
                 ctype = click.Choice(choices)
+            if f.metadata.get("path"):
+                ctype = click.Path(file_okay=f.metadata["path"] == "file", dir_okay=f.metadata["path"] == "dir")
             name = flag_name(f)
             decls = [f"--{name}/--no-{name}"] if is_bool else [f"--{name}"]
             required = " (required)" if f.metadata.get("required") else ""
-            options.append(click.option(*decls, f.name, type=None if is_bool else ctype, default=None,
-                                        multiple=multiple, help=f.metadata["help"] + required,
-                                        show_default=None if required else _shown(default_of[f.name])))
+            shown = f.metadata.get("default_text") or _shown(default_of[f.name])
+            metavar = None if choices or multiple else _list_metavar(hints[f.name])
+            options.append(click.option(*decls, f.name, cls=SettingOption, type=None if is_bool else ctype, default=None,
+                                        multiple=multiple, help=f.metadata["help"] + required, metavar=metavar,
+                                        show_default=False, shown_default=None if required else shown))
             for i, alias in enumerate(f.metadata.get("aliases", ())):
                 # an alias keeps its old values too (``--format both``): they are mapped by the settings
                 alias_type = click.STRING if f.metadata.get("values") and not is_bool else (None if is_bool else ctype)

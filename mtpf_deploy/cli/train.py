@@ -1,6 +1,7 @@
 """Training commands (torch, ``[train]``): ``datasets``, ``adapt ner|tc|multitask``, ``pretrain``, ``pseudo-label``."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -32,12 +33,16 @@ def _adapt_and_preview(task, train_fn, preview_fn, cfg, data, out, overwrite, ex
 
 
 @click.command("datasets")
-def datasets_cmd() -> None:
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object per dataset (JSONL) instead of a table")
+def datasets_cmd(as_json: bool) -> None:
     """List the registered datasets (task, splits, licence)."""
     from ..data.registry import REGISTRY, split_names
 
     for name, spec in sorted(REGISTRY.items()):
-        click.echo(f"{name:30s} {spec.task:9s} {','.join(split_names(name)):16s} {spec.license}")
+        if as_json:
+            click.echo(json.dumps({"name": name, "task": spec.task, "splits": split_names(name), "license": spec.license}))
+        else:
+            click.echo(f"{name:30s} {spec.task:9s} {','.join(split_names(name)):16s} {spec.license}")
 
 
 @click.group()

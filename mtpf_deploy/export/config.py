@@ -17,7 +17,7 @@ class ExportConfig(Settings):
     backbone: str | None = setting(None, "'default', a local Hugging Face folder, or (with --run) RUN/backbone")
     adapters: list[str] = setting([], "adapters to pack: names in RUN/adapters, name=PATH, or adapter folders "
                                       "(comma list; repeatable)", multiple=True)
-    run: str | None = setting(None, "a pretrain run folder")
+    run: str | None = setting(None, "a pretrain run folder", path="dir")
     backends: list[str] = setting(["onnx"], "backbone format(s), repeatable: onnx, executorch (XNNPACK .pte + one .ptd "
                                             "weights file)", choices=BACKENDS, multiple=True, flag="backend",
                                   aliases=("format",), values={"both": list(BACKENDS)})
@@ -31,7 +31,8 @@ class ExportConfig(Settings):
     fuse: bool = setting(True, "ONNX: fuse attention and GELU for ONNX Runtime (docs/benchmarks.md)")
     int8_lora: bool = setting(True, "int8 ONNX bundle: compute the LoRA products in int8 too (adapters quantized per "
                                     "channel when loaded; a quarter of the memory)")
-    max_length: int | None = setting(None, "longest input window (default: min(512, positions))", bounds=MAX_LENGTH_RANGE)
+    max_length: int | None = setting(None, "longest input window", bounds=MAX_LENGTH_RANGE,
+                                    default_text="min(512, the backbone's positions)")
     opset: int = setting(18, "ONNX opset", bounds=(17, 23))
     # ExecuTorch backend
     et_precision: str = setting("fp32", "ExecuTorch weights: fp32, or int8 (XNNPACK dynamic per-channel; see "
@@ -59,13 +60,16 @@ class ExportConfig(Settings):
 class PackConfig(CardSettings):
     """``pack`` (app side, ``[runtime]`` alone): one adapter folder -> one ``.mtpfa`` for a bundle."""
 
-    bundle: str | None = setting(None, "the bundle the adapter is for (its manifest gives the backbone)", required=True)
-    adapter: str | None = setting(None, "adapter folder: `adapt` output or a PEFT LoRA folder", required=True)
+    bundle: str | None = setting(None, "the bundle the adapter is for (its manifest gives the backbone)", required=True,
+                                  path="dir")
+    adapter: str | None = setting(None, "adapter folder: `adapt` output or a PEFT LoRA folder", required=True,
+                                   path="dir")
     name: str | None = setting(None, "adapter name (1-64 letters, digits, '-' or '_')", required=True)
     assume_backbone: bool = setting(False, "pack a PEFT folder whose base model cannot be checked on this machine "
                                            "(the adapter records its backbone binding as 'assumed')")
-    parent: str | None = setting(None, "the .mtpfa this adapter was made from (its sha256 goes into the lineage)")
+    parent: str | None = setting(None, "the .mtpfa this adapter was made from (its sha256 goes into the lineage)",
+                                  path="file")
     ort_adapter: bool = setting(False, "also write ONNX Runtime's own LoRA file beside OUT (same stem, .onnx_adapter, in "
                                        "the form the bundle's backbone.onnx takes; docs/formats.md)")
-    labels: list[str] = setting([], "a PEFT TOKEN_CLS folder's labels in the classifier's output order (comma list; "
-                                    "default: id2label of a config.json beside it)", multiple=True)
+    labels: list[str] = setting([], "a PEFT TOKEN_CLS folder's labels in the classifier's output order (comma list)",
+                                multiple=True, default_text="id2label of a config.json beside it")

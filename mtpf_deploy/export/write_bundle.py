@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from .. import __version__
 from ..backbones import DEFAULT_BACKBONE, default_backbone_dir, resolve_backbone
 from ..errors import MtpfError
@@ -48,6 +50,15 @@ def resolve_adapter_specs(specs: list[str], run: Path | None) -> dict[str, Path]
     return out
 
 
+def progress_log(bar: tqdm, log: Callable[[str], None]) -> Callable[[str], None]:
+    """``log`` that prints above the progress bar (on a terminal; elsewhere tqdm draws no bar)."""
+    def say(message: str) -> None:
+        bar.clear()
+        log(message)
+        bar.refresh()
+    return say
+
+
 def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cfg: ExportConfig | None = None, *,
                   overwrite: bool = False, log: Callable[[str], None] = print, **settings: Any) -> dict:
     """Write the bundle folder atomically; returns its manifest. ``cfg`` (or ``ExportConfig`` fields
@@ -77,8 +88,10 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
             f"{'normalised' if sentence['normalize'] else 'not normalised'}, max {sentence['max_length']} tokens "
             f"({sentence['source']}); SystemModel.embed does the same")
     parsed = {name: read_adapter_dir(path) for name, path in adapters.items()}  # validate before the slow part
+    cards = {}
     for name, adapter in parsed.items():
         backbone_binding(adapter, weights_sha, str(adapters[name]), cfg.assume_backbone)
+        cards[name] = adapter_card(adapters[name], adapter)
     if "executorch" in backends:
         for name, adapter in parsed.items():
             check_rank(adapter, name, cfg.et_max_rank, f"--et-max-rank {cfg.et_max_rank}")
@@ -93,9 +106,13 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
                 "sentence_embedding": sentence,
             },
         }
-        job = ExportJob(backbone_dir, cfg, tmp, slots, max_length, log)
+        progress = tqdm(total=len(backends) + len(parsed), desc="export", unit="step", disable=None, leave=False)
+        say = progress_log(progress, log)
+        job = ExportJob(backbone_dir, cfg, tmp, slots, max_length, say)
         for name in backends:
+            progress.set_description(f"export: {name} backbone")
             part = write_backend(name, job)
+            progress.update()
             if name == "onnx":  # the ONNX backbone's entries live in the backbone section (format version 1)
                 manifest["backbone"].update(part)
             else:
@@ -104,14 +121,17 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
         (tmp / "adapters").mkdir()
         manifest.update({"tokenizer": "tokenizer.json", "adapters": {}, "created_by": f"mtpf-deploy {__version__}"})
         for name, adapter in parsed.items():
+            progress.set_description(f"export: adapter {name}")
             rel = f"adapters/{name}{SUFFIX}"
             info = pack_adapter(adapter, name, slots, config["hidden_size"], weights_sha, tmp / rel, str(adapters[name]),
-                                assume_backbone=cfg.assume_backbone, card=adapter_card(adapters[name], adapter))
+                                assume_backbone=cfg.assume_backbone, card=cards[name])
             manifest["adapters"][name] = rel
-            log(f"packed adapter {name} ({info['task']}, {(tmp / rel).stat().st_size / 1024:.0f} KiB) -> {rel}")
+            progress.update()
+            say(f"packed adapter {name} ({info['task']}, {(tmp / rel).stat().st_size / 1024:.0f} KiB) -> {rel}")
             if cfg.ort_adapters and "onnx" in backends and info["lora"]:
                 target = ort_adapter_path(tmp / rel)
                 write_ort_adapter(ort_adapter_parameters(read_adapter_file(tmp / rel), manifest["backbone"]), target)
-                log(f"wrote {target.relative_to(tmp)} (ONNX Runtime LoRA adapter, {manifest['backbone']['lora_precision']})")
+                say(f"wrote {target.relative_to(tmp)} (ONNX Runtime LoRA adapter, {manifest['backbone']['lora_precision']})")
+        progress.close()
         write_bundle_manifest(tmp, manifest)
     return manifest

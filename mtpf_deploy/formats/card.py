@@ -160,7 +160,8 @@ class CardSettings(Settings):
     """The card flags of ``pack`` and ``adapt`` (a mixin of their settings)."""
 
     card: str | None = setting(None, "adapter card file (JSON or TOML with the card's fields: version, description, "
-                                     "license, author, base_backbone, training_data, metrics; docs/formats.md)", late=True)
+                                     "license, author, base_backbone, training_data, metrics; docs/formats.md)", late=True,
+                               path="file")
     card_version: str | None = setting(None, "card: the adapter's version (e.g. 1.2.0)", late=True)
     description: str | None = setting(None, "card: what the adapter does", late=True)
     license: str | None = setting(None, "card: the adapter's licence (e.g. apache-2.0)", late=True)

