@@ -5,6 +5,8 @@ Each is made from an honest adapter by rearranging its bytes; some (``shadow``, 
 ``shadow`` is read as ANOTHER adapter by a streaming reader (Java's ``ZipInputStream``). Every reader
 must refuse all of them: the Python tests (tests/formats/test_adapter_zip.py) and the Kotlin core's JVM
 tests (android_demo/core/src/test/kotlin/ai/mtpf/core/CanonicalZipTest.kt) check the same files.
+``core_refuses`` cases are valid adapters the Kotlin core does not run yet (a SEQ_CLS pooler head): Python reads
+them, the core refuses them by name rather than running them another way.
 
     python scripts/hostile_archives.py SRC.mtpfa OUT_DIR     # writes OUT_DIR/*.mtpfa + cases.json
 """
@@ -111,8 +113,25 @@ def hostile(honest: bytes) -> dict[str, bytes]:
     return cases
 
 
-def _relabelled(honest: bytes, labels: list[str]) -> bytes:
-    """The honest adapter with ``labels`` and its head cut to as many rows, re-hashed, written canonically."""
+def core_refuses(honest: bytes) -> dict[str, bytes]:
+    """Adapters the Python runtime runs but the Kotlin core does not yet: it must refuse them by name, never
+    run them another way (one meaning per file)."""
+    def seq_cls(manifest: dict, head: dict) -> dict:
+        import numpy as np
+
+        hidden = head["weight"].shape[1]
+        rng = np.random.default_rng(0)
+        manifest.update(task="tc", head="pooler-linear", pooling="cls", normalize=False)
+        return {"weight": head["weight"][:2].copy(), "bias": head["bias"][:2].copy(),
+                "pooler_weight": rng.normal(0, 0.1, (hidden, hidden)).astype(np.float32),
+                "pooler_bias": np.zeros(hidden, np.float32)}
+
+    return {"pooler-head": _relabelled(honest, ["negative", "positive"], seq_cls)}
+
+
+def _relabelled(honest: bytes, labels: list[str], edit=None) -> bytes:
+    """The honest adapter with ``labels`` and its head cut to as many rows (``edit(manifest, head)``: another
+    head), re-hashed, written canonically."""
     import hashlib
     import io
 
@@ -121,9 +140,11 @@ def _relabelled(honest: bytes, labels: list[str]) -> bytes:
     with zipfile.ZipFile(io.BytesIO(honest)) as z:
         parts = {n: z.read(n) for n in z.namelist()}
     head = load(parts["head.safetensors"])
-    parts["head.safetensors"] = save({"weight": head["weight"][: len(labels)].copy(), "bias": head["bias"][: len(labels)].copy()})
     manifest = json.loads(parts["manifest.json"])
     manifest["labels"] = labels
+    head = edit(manifest, head) if edit else {"weight": head["weight"][: len(labels)].copy(),
+                                               "bias": head["bias"][: len(labels)].copy()}
+    parts["head.safetensors"] = save(head)
     manifest["members"] = {n: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)}
                            for n, b in parts.items() if n != "manifest.json"}
     out = io.BytesIO()
@@ -145,10 +166,12 @@ def main() -> None:
     honest = src.read_bytes()
     (out / "honest.mtpfa").write_bytes(honest)
     cases = hostile(honest)
-    for name, data in cases.items():
+    unsupported = core_refuses(honest)
+    for name, data in {**cases, **unsupported}.items():
         (out / f"{name}.mtpfa").write_bytes(data)
-    (out / "cases.json").write_text(json.dumps({"accepted": ["honest"], "refused": sorted(cases)}, indent=2) + "\n")
-    print(f"wrote {len(cases) + 1} archives to {out}")
+    (out / "cases.json").write_text(json.dumps({"accepted": ["honest"], "refused": sorted(cases),
+                                                "core_refuses": sorted(unsupported)}, indent=2) + "\n")
+    print(f"wrote {len(cases) + len(unsupported) + 1} archives to {out}")
 
 
 if __name__ == "__main__":

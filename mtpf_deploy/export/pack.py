@@ -25,7 +25,7 @@ from ..formats.bundle import read_bundle_manifest
 from ..formats.card import card_from_readme, merge_cards, metrics_summary, validate_card
 from ..formats.hashing import backbone_weights_sha256, sha256_file
 from ..formats.lora_slots import Slot, peft_key_to_slot_input
-from ..formats.tasks import task_spec
+from ..formats.tasks import POOLER_HEAD, task_spec
 from .ort_adapter import ort_adapter_parameters, ort_adapter_path, write_ort_adapter
 
 
@@ -145,6 +145,34 @@ def adapter_card(folder: Path, adapter: AdapterDir, overrides: dict | None = Non
         raise MtpfError(str(exc)) from None
 
 
+def attach_pooler(adapter: AdapterDir, binding: str, source: str) -> None:
+    """A SEQ_CLS head reads BERT's pooler, which PEFT does not save: add the base model's (checked to be the
+    bundle's backbone) to the head. Nothing to do for other heads."""
+    if adapter.head_kind != POOLER_HEAD or adapter.head is None or "pooler_weight" in adapter.head:
+        return
+    reference = (adapter.lora_config or {}).get("base_model_name_or_path")
+    found = base_model_weights(reference) if binding == "base-model-checked" and isinstance(reference, str) else None
+    if found is None:
+        raise MtpfError(f"adapter {source}: a SEQ_CLS classifier reads the base model's pooler, which PEFT does not save; "
+                        f"pack reads it from the base model ({reference!r}), which must be on this machine and checked "
+                        "against the bundle's backbone (not --assume-backbone)")
+    where = Path(found[0])
+    weights = where / "model.safetensors" if where.is_dir() else where
+    if weights.suffix != ".safetensors" or not weights.is_file():
+        raise MtpfError(f"adapter {source}: the base model's pooler is read from model.safetensors only (no pickle); "
+                        f"{where} has none")
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "np") as f:
+        names = {k.removeprefix("bert."): k for k in f.keys()}
+        if "pooler.dense.weight" not in names or "pooler.dense.bias" not in names:
+            raise MtpfError(f"adapter {source}: the base model {reference!r} has no trained pooler (pooler.dense in "
+                            f"{weights.name}); transformers initialises a missing pooler at random, so this SEQ_CLS "
+                            "adapter's numbers cannot be reproduced, not even by PEFT itself")
+        adapter.head["pooler_weight"] = f.get_tensor(names["pooler.dense.weight"]).astype(np.float32)
+        adapter.head["pooler_bias"] = f.get_tensor(names["pooler.dense.bias"]).astype(np.float32)
+
+
 def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size: int, weights_sha256: str,
                  out: Path, source: str, *, assume_backbone: bool = False, parent_sha256: str | None = None,
                  card: dict | None = None) -> dict:
@@ -153,6 +181,7 @@ def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size:
     that it would refuse."""
     check_adapter_name(name)
     binding = backbone_binding(adapter, weights_sha256, source, assume_backbone)
+    attach_pooler(adapter, binding, source)
     arrays = lora_to_slot_arrays(adapter, slots, source)
     if adapter.head is not None:
         w = adapter.head["weight"]

@@ -22,7 +22,7 @@ from ..formats.lora_slots import bert_slots
 from .backends import ExportJob, write_backend
 from .config import ExportConfig
 from .ort_adapter import ort_adapter_parameters, ort_adapter_path, write_ort_adapter
-from .pack import adapter_card, backbone_binding, check_rank, pack_adapter
+from .pack import adapter_card, attach_pooler, backbone_binding, check_rank, pack_adapter
 from .sentence_transformers import read_sentence_embedding, transformer_folder
 
 
@@ -90,7 +90,8 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
     parsed = {name: read_adapter_dir(path) for name, path in adapters.items()}  # validate before the slow part
     cards = {}
     for name, adapter in parsed.items():
-        backbone_binding(adapter, weights_sha, str(adapters[name]), cfg.assume_backbone)
+        attach_pooler(adapter, backbone_binding(adapter, weights_sha, str(adapters[name]), cfg.assume_backbone),
+                      str(adapters[name]))
         cards[name] = adapter_card(adapters[name], adapter)
     if "executorch" in backends:
         for name, adapter in parsed.items():

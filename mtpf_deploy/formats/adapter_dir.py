@@ -13,7 +13,8 @@ Layout::
 A plain PEFT folder (adapter_config.json + adapter_model.safetensors only) is accepted too: it is
 read as a LoRA-only adapter of task ``"lora"``, or, made with ``task_type=TOKEN_CLS``, as an ``ner``
 adapter whose head is PEFT's saved ``classifier`` (``modules_to_save``; labels from ``--labels`` or the
-``id2label`` of a ``config.json`` saved beside it).
+``id2label`` of a ``config.json`` saved beside it); made with ``task_type=SEQ_CLS``, as a ``tc`` adapter with a
+``pooler-linear`` head (its classifier after the base model's pooler on [CLS], which ``pack`` adds).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from safetensors.numpy import load_file, save_file
 from ..errors import AdapterError, MtpfError
 from .card import validate_card
 from .lora_spec import LoraSpec
-from .tasks import TASK_NAMES
+from .tasks import POOLER_HEAD, TASK_NAMES
 
 FORMAT = "mtpf-deploy-adapter-dir"
 VERSION = 1
@@ -69,7 +70,7 @@ class AdapterDir:
 PEFT_HEAD_KEY = re.compile(r"(?:^|\.)(classifier|score)\.(weight|bias)$")  # modules_to_save of TOKEN_CLS/SEQ_CLS
 
 
-def peft_labels(folder: Path, labels: list[str] | None, width: int) -> list[str]:
+def peft_labels(folder: Path, labels: list[str] | None, width: int, task_type: str = "TOKEN_CLS") -> list[str]:
     """The classifier's labels in output order: ``labels`` if given, else ``config.json``'s ``id2label``."""
     if labels is None and (folder / "config.json").is_file():
         try:
@@ -78,8 +79,9 @@ def peft_labels(folder: Path, labels: list[str] | None, width: int) -> list[str]
         except (json.JSONDecodeError, ValueError, AttributeError, TypeError):
             raise MtpfError(f"adapter {folder}/config.json: no readable id2label") from None
     if labels is None:
-        raise MtpfError(f"adapter {folder}: a TOKEN_CLS PEFT adapter needs its labels in the classifier's output order: "
-                        f"--labels O,B-PER,I-PER,... ({width} of them), or the model's config.json (id2label) beside it")
+        example = "O,B-PER,I-PER,..." if task_type == "TOKEN_CLS" else "negative,positive,..."
+        raise MtpfError(f"adapter {folder}: a {task_type} PEFT adapter needs its labels in the classifier's output order: "
+                        f"--labels {example} ({width} of them), or the model's config.json (id2label) beside it")
     if len(labels) != width:
         raise MtpfError(f"adapter {folder}: the classifier has {width} outputs but {len(labels)} labels were given")
     return labels
@@ -95,26 +97,25 @@ def split_peft_head(folder: Path, adapter: AdapterDir, labels: list[str] | None)
     if other:
         raise MtpfError(f"adapter {folder}: modules_to_save {other} are full copies of backbone modules; only a LoRA "
                         "and a classifier head can ship as an adapter")
-    if task_type == "SEQ_CLS":
-        raise MtpfError(f"adapter {folder}: a SEQ_CLS PEFT adapter's classifier reads the model's pooler (CLS -> dense -> "
-                        "tanh), which PEFT does not save and the bundle's backbone does not have, so its numbers "
-                        "cannot be reproduced; train a tc adapter (mtpf-deploy adapt tc) or pack the LoRA alone")
     if not head:
         if saved and any(k for k in adapter.lora_weights if "lora_" not in k):
             raise MtpfError(f"adapter {folder}: modules_to_save {saved} holds tensors that are not a linear classifier")
         return
-    if task_type != "TOKEN_CLS":
+    if task_type not in ("TOKEN_CLS", "SEQ_CLS"):
         raise MtpfError(f"adapter {folder}: a classifier head is saved, but task_type is {task_type!r}; only TOKEN_CLS "
-                        "heads (token classification: ner) can ship")
+                        "(ner) and SEQ_CLS (tc) heads can ship")
     by_part = {PEFT_HEAD_KEY.search(k).group(2): v for k, v in head.items()}  # type: ignore[union-attr]
     if set(by_part) != {"weight", "bias"} or len(head) != 2:
         raise MtpfError(f"adapter {folder}: the saved classifier must be one weight and one bias, not {sorted(head)}")
     weight, bias = by_part["weight"], by_part["bias"]
     if weight.ndim != 2 or bias.shape != (weight.shape[0],):
         raise MtpfError(f"adapter {folder}: classifier weight {weight.shape} and bias {bias.shape} do not fit together")
-    adapter.task, adapter.head_kind = "ner", "linear"
+    if task_type == "SEQ_CLS":  # the classifier reads BERT's pooler on [CLS]: pack adds the base model's pooler
+        adapter.task, adapter.head_kind, adapter.pooling, adapter.normalize = "tc", POOLER_HEAD, "cls", False
+    else:
+        adapter.task, adapter.head_kind = "ner", "linear"
     adapter.head = {"weight": weight, "bias": bias}
-    adapter.labels = peft_labels(folder, labels, weight.shape[0])
+    adapter.labels = peft_labels(folder, labels, weight.shape[0], task_type)
     adapter.lora_weights = {k: v for k, v in adapter.lora_weights.items() if k not in head}
     adapter.lora_config = {k: v for k, v in config.items() if k != "modules_to_save"}
 

@@ -35,7 +35,7 @@ from . import strict_json
 from .adapter_zip import canonical_members
 from .card import validate_card
 from .reading import read_limited
-from .tasks import HEAD_KINDS, TASK_NAMES, check_labels, task_spec
+from .tasks import HEAD_KINDS, POOLER_HEAD, POOLER_TENSORS, TASK_NAMES, check_labels, task_spec
 
 FORMAT = "mtpf-adapter"
 VERSION = 2
@@ -230,9 +230,12 @@ def _manifest(where: str, raw: bytes) -> dict:
     if len(set(labels)) != len(labels) or len(labels) > MAX_LABELS:
         raise AdapterError(f"{where}: field 'labels' has duplicates or more than {MAX_LABELS} entries")
     check_labels(task, labels, where)
-    field.choice("head", HEAD_KINDS + (None,))
-    field.choice("pooling", ("mean", None))
-    field.get("normalize", bool)
+    head_kind = field.choice("head", HEAD_KINDS + (None,))
+    pooling = field.choice("pooling", ("mean", "cls", None))
+    normalize = field.get("normalize", bool)
+    if (head_kind == POOLER_HEAD) != (pooling == "cls") or (head_kind == POOLER_HEAD and (task != "tc" or normalize)):
+        raise AdapterError(f"{where}: field 'head' {head_kind!r} with pooling {pooling!r}: a {POOLER_HEAD!r} head is a tc "
+                           "head on the [CLS] vector (pooling 'cls', normalize false), and pooling 'cls' needs that head")
     field.get("task_primary", bool)
     lo, hi = MAX_LENGTH_RANGE
     if not lo <= field.get("max_length", int) <= hi:
@@ -353,9 +356,17 @@ def _lora(where: str, blob: bytes, manifest: dict) -> dict[str, np.ndarray]:
 
 def _head(where: str, blob: bytes, manifest: dict) -> dict[str, np.ndarray]:
     head = _tensors(where, HEAD, blob)
-    if set(head) != {"weight", "bias"}:
-        raise AdapterError(f"{where}: {HEAD} must hold exactly 'weight' and 'bias', it holds {sorted(head)}")
+    pooler = manifest["head"] == POOLER_HEAD
+    expected = {"weight", "bias", *(POOLER_TENSORS if pooler else ())}
+    if set(head) != expected:
+        raise AdapterError(f"{where}: {HEAD} must hold exactly {', '.join(map(repr, sorted(expected)))}, it holds "
+                           f"{sorted(head)}")
     w, b = head["weight"], head["bias"]
+    if pooler:
+        pw, pb = head["pooler_weight"], head["pooler_bias"]
+        if pw.ndim != 2 or pw.shape[0] != pw.shape[1] or pb.shape != (pw.shape[0],) or w.ndim != 2 or w.shape[1] != pw.shape[0]:
+            raise AdapterError(f"{where}: {HEAD}: pooler_weight {list(pw.shape)} and pooler_bias {list(pb.shape)} must be "
+                               "[hidden, hidden] and [hidden], as wide as the weight")
     n = len(manifest["labels"])
     if w.ndim != 2 or w.shape[0] != n or b.shape != (n,):
         raise AdapterError(f"{where}: {HEAD}: weight {list(w.shape)} and bias {list(b.shape)} must be [{n}, hidden] "

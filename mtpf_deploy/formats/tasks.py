@@ -52,7 +52,12 @@ HEAD_TASKS = tuple(n for n, s in TASKS.items() if s.has_head)
 PAIR_TASKS = tuple(n for n, s in TASKS.items() if s.inputs == "pair")
 PRETRAIN_TASKS = tuple(n for n, s in TASKS.items() if s.pretrain_objective)
 EVALUATED_TASKS = tuple(n for n, s in TASKS.items() if s.evaluated)
-HEAD_KINDS = ("linear", "logistic-regression", "cosine")
+HEAD_KINDS = ("linear", "logistic-regression", "cosine", "pooler-linear")
+# "pooler-linear": a tc head that reads the [CLS] vector through BERT's pooler (tanh(W_p h + b_p)) first, as
+# transformers' *ForSequenceClassification does (a PEFT SEQ_CLS adapter); head tensors weight, bias,
+# pooler_weight [H, H], pooler_bias [H]; the adapter's pooling is "cls"
+POOLER_HEAD = "pooler-linear"
+POOLER_TENSORS = ("pooler_weight", "pooler_bias")
 
 
 def task_spec(name: object, where: str = "task") -> TaskSpec:

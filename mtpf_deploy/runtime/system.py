@@ -45,6 +45,8 @@ class Adapter:
     normalize: bool
     weight: np.ndarray | None  # head [C, H]
     bias: np.ndarray | None
+    pooling: str = "mean"  # how a tc head's input is pooled: "mean", or "cls" (through ``pooler``)
+    pooler: tuple[np.ndarray, np.ndarray] | None = field(repr=False, default=None)  # BERT's pooler W_p [H, H], b_p [H]
     manifest: dict = field(repr=False, default_factory=dict)
     digest: str = ""  # ``AdapterFile.digest``: the same adapter may be loaded again under its name
     feed: object = field(repr=False, default=None)  # the LoRA as the engine's per-call input
@@ -164,12 +166,15 @@ class SystemModel:
 
     def _build(self, af: AdapterFile, name: str) -> Adapter:
         check_adapter_name(name)
-        weight = bias = None
+        weight = bias = pooler = None
         if af.head is not None:
             weight, bias = af.head["weight"], af.head["bias"]
+            if "pooler_weight" in af.head:
+                pooler = (af.head["pooler_weight"], af.head["pooler_bias"])
         return Adapter(name, af.task, list(af.labels), effective_max_length(af.max_length, self.max_length),
-                       bool(af.manifest["normalize"]), weight, bias, af.manifest, af.digest,
-                       self.engine.prepare(af.lora, f"adapter {af.path}"), signature=af.signature)
+                       bool(af.manifest["normalize"]), weight, bias, af.manifest.get("pooling") or "mean", pooler,
+                       af.manifest, af.digest, self.engine.prepare(af.lora, f"adapter {af.path}"),
+                       signature=af.signature)
 
     def _probe_adapter(self, adapter: Adapter, where: str) -> None:
         """Run the adapter's own task on probe inputs (empty, short, a full window): an adapter whose

@@ -79,14 +79,68 @@ def test_labels_come_from_a_saved_config_or_are_asked_for(tiny_bert, tiny_bundle
     assert SystemModel.load(tiny_bundle).load_adapter(tmp_path / "b.mtpfa").labels == LABELS
 
 
-def test_what_cannot_be_reproduced_is_refused_by_name(tiny_bert, tiny_bundle, tmp_path):
+CLASSES = ["negative", "neutral", "positive"]
+
+
+@pytest.fixture(scope="module")
+def pooled_bert(tiny_bert, tmp_path_factory):
+    """The tiny BERT with a trained (here: random, saved) pooler, as real BERT checkpoints have, and its bundle."""
+    import shutil
+
+    from transformers import BertModel
+
+    from mtpf_deploy.export.write_bundle import export_bundle
+
+    folder = tmp_path_factory.mktemp("pooled") / "bert"
+    torch.manual_seed(3)
+    BertModel.from_pretrained(str(tiny_bert), add_pooling_layer=True).save_pretrained(folder)
+    shutil.copy(tiny_bert / "tokenizer.json", folder / "tokenizer.json")
+    export_bundle(str(folder), {}, folder.parent / "bundle", precision="fp32", log=lambda m: None)
+    return folder, folder.parent / "bundle"
+
+
+def seq_cls_folder(base, out, seed=0):
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=3)
-    get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, target_modules=["query"], r=4)).save_pretrained(
-        tmp_path / "seq")
+    model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=3, id2label=dict(enumerate(CLASSES)))
+    peft_model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, target_modules=["query", "value"], r=4))
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for n, p in peft_model.named_parameters():
+            if "lora_" in n or "classifier" in n:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    peft_model.save_pretrained(out)
+    model.config.save_pretrained(out)
+    return peft_model.eval()
+
+
+def test_peft_sequence_classification_matches_peft_forward(pooled_bert, tmp_path):
+    base, bundle = pooled_bert
+    peft_model = seq_cls_folder(base, tmp_path / "seq")
+    res = pack(bundle, tmp_path / "seq", tmp_path / "seq.mtpfa")
+    assert res.exit_code == 0 and "base-model-checked" in res.output, res.output
+    system = SystemModel.load(bundle)
+    adapter = system.load_adapter(tmp_path / "seq.mtpfa")
+    assert adapter.task == "tc" and adapter.labels == CLASSES and adapter.pooling == "cls"
+    texts = [t for t in TEXTS if t]
+    got = system.classify(texts, adapter)
+    for text, result, row in zip(texts, got, _rows(system, texts)):
+        with torch.no_grad():
+            logits = peft_model(input_ids=torch.tensor([row]), attention_mask=torch.ones(1, len(row), dtype=torch.long)).logits
+        expected = torch.softmax(logits, -1)[0].numpy()
+        assert np.abs(np.array([result.probabilities[c] for c in CLASSES]) - expected).max() <= 1e-5, text
+        assert result.label == CLASSES[int(expected.argmax())]
+
+
+def test_what_cannot_be_reproduced_is_refused_by_name(tiny_bert, tiny_bundle, tmp_path):
+    seq_cls_folder(tiny_bert, tmp_path / "seq")  # the tiny BERT has no saved pooler: transformers made a random one
     res = pack(tiny_bundle, tmp_path / "seq", tmp_path / "s.mtpfa")
-    assert res.exit_code == 1 and "SEQ_CLS" in res.output and "pooler" in res.output, res.output
+    assert res.exit_code == 1 and "has no trained pooler" in res.output, res.output
+    config = json.loads((tmp_path / "seq/adapter_config.json").read_text())
+    (tmp_path / "seq/adapter_config.json").write_text(json.dumps(dict(config, base_model_name_or_path="gone/elsewhere")))
+    res = pack(tiny_bundle, tmp_path / "seq", tmp_path / "s.mtpfa", "--assume-backbone")
+    assert res.exit_code == 1 and "not --assume-backbone" in res.output, res.output
+    assert not (tmp_path / "s.mtpfa").exists()
     token_cls_folder(tiny_bert, tmp_path / "dora", use_dora=True)
     res = pack(tiny_bundle, tmp_path / "dora", tmp_path / "d.mtpfa", "--labels", ",".join(LABELS))
     assert res.exit_code == 1 and "DoRA" in res.output, res.output
@@ -112,3 +166,22 @@ def test_init_adapter_says_what_it_left_out(tiny_bert, tmp_path):
     assert sorted(report.ignored) == ["base_model.model.classifier.bias", "base_model.model.classifier.weight"]
     text = "\n".join(report.lines("--init-adapter peft"))
     assert "start fresh" in text and "left out" in text and "not LoRA factors" in text and "classifier" in text
+
+
+def test_a_pooler_head_is_validated_like_every_head(pooled_bert, tmp_path):
+    from mtpf_deploy.errors import AdapterError
+    from mtpf_deploy.formats.adapter_file import read_adapter_file
+    from tests.runtime.crafting import craft
+
+    base, bundle = pooled_bert
+    seq_cls_folder(base, tmp_path / "seq")
+    assert pack(bundle, tmp_path / "seq", tmp_path / "seq.mtpfa").exit_code == 0
+    good = tmp_path / "seq.mtpfa"
+    for manifest, head, message in (
+            (lambda m: m.update(pooling="mean"), None, "a 'pooler-linear' head is a tc head on the \\[CLS\\] vector"),
+            (lambda m: m.update(head="linear"), None, "pooling 'cls' needs that head"),
+            (None, lambda h: h.pop("pooler_bias"), "must hold exactly 'bias', 'pooler_bias', 'pooler_weight', 'weight'"),
+            (None, lambda h: h.update(pooler_weight=h["pooler_weight"][:, :5].copy()), "pooler_weight \\[32, 5\\]")):
+        bad = craft(good, tmp_path / "bad.mtpfa", manifest=manifest, head=head)
+        with pytest.raises(AdapterError, match=message):
+            read_adapter_file(bad)

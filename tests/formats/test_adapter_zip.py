@@ -40,6 +40,13 @@ def test_every_other_layout_is_refused_although_zipfile_reads_it(case):
     assert str(path) in str(info.value) and "Traceback" not in str(info.value)
 
 
+@pytest.mark.parametrize("case", CASES["core_refuses"])
+def test_what_the_kotlin_core_refuses_is_a_valid_adapter_here(case):
+    """A SEQ_CLS pooler head runs in Python; the Kotlin core refuses it by name (CanonicalZipTest.kt)."""
+    adapter = read_adapter_file(HOSTILE / f"{case}.mtpfa")
+    assert adapter.manifest["head"] == "pooler-linear" and "pooler_weight" in adapter.head
+
+
 def test_what_write_adapter_file_writes_is_canonical(tiny_bundle):
     for path in (tiny_bundle / "adapters").iterdir():
         read_adapter_file(path)  # the writer and the canonical reader agree on every adapter task

@@ -44,7 +44,9 @@ def classify(system: SystemModel, texts, adapter: Adapter | str, batch_size: int
     """Label + probabilities per text (one result for one str)."""
     items, single = as_texts(texts)
     found, weight, bias = system.require(adapter, "tc")
-    pooled, lengths = system.pooled(items, found, found.normalize, positive_int(batch_size, "batch_size"))
+    pooled, lengths = system.pooled(items, found, found.normalize, positive_int(batch_size, "batch_size"), found.pooling)
+    if found.pooler is not None:  # a SEQ_CLS head: BERT's pooler on the [CLS] vector first
+        pooled = np.tanh(pooled @ found.pooler[0].T + found.pooler[1])
     window = content_window(found.max_length)
     out = []
     for k in range(0, len(pooled), HEAD_CHUNK):  # [rows, labels] at a time: bounded memory for any label count

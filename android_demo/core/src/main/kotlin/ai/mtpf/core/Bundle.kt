@@ -154,6 +154,12 @@ class AdapterArchive private constructor(
                 }
                 val task = m.getString("task")
                 if (task !in setOf("ner", "tc", "lora")) throw BundleException("$where: task $task is not ner, tc or lora")
+                val headKind = if (m.isNull("head")) "none" else m.getString("head")
+                val pooling = if (m.isNull("pooling")) "none" else m.getString("pooling")
+                if (headKind !in setOf("linear", "logistic-regression", "none") || pooling !in setOf("mean", "none")) {
+                    // e.g. a PEFT SEQ_CLS head (pooler on [CLS]): refused by name, never run another way
+                    throw BundleException("$where: a '$headKind' head with '$pooling' pooling is not run by this core")
+                }
                 val labels = toStrings(m.getJSONArray("labels"))
                 checkLabels(task, labels, where)
                 val lora = members["lora.safetensors"]?.let { Safetensors.read(it, "$where: lora.safetensors") } ?: emptyMap()

@@ -19,6 +19,19 @@ class CanonicalZipTest {
         assertEquals("ner", a.task)
     }
 
+    @Test fun adaptersThisCoreCannotRunAreRefusedByName() {
+        val unsupported = cases.getJSONArray("core_refuses")
+        for (i in 0 until unsupported.length()) {
+            val name = unsupported.getString(i)
+            try {
+                AdapterArchive.read(File(dir, "$name.mtpfa").readBytes(), name)
+                fail("$name.mtpfa was read; this core does not run it and must say so")
+            } catch (e: BundleException) {
+                assertEquals(true, e.message!!.contains("is not run by this core"))
+            }
+        }
+    }
+
     @Test fun everyOtherLayoutIsRefused() {
         val refused = cases.getJSONArray("refused")
         for (i in 0 until refused.length()) {
