@@ -19,29 +19,23 @@ class CanonicalZipTest {
         assertEquals("ner", a.task)
     }
 
-    @Test fun adaptersThisCoreCannotRunAreRefusedByName() {
-        val unsupported = cases.getJSONArray("core_refuses")
-        for (i in 0 until unsupported.length()) {
-            val name = unsupported.getString(i)
+    /** Every case listed under ``key`` in cases.json is refused with a message ``check`` accepts. */
+    private fun assertRefused(key: String, why: String, check: (String, String) -> Boolean) {
+        val names = cases.getJSONArray(key)
+        for (i in 0 until names.length()) {
+            val name = names.getString(i)
             try {
                 AdapterArchive.read(File(dir, "$name.mtpfa").readBytes(), name)
-                fail("$name.mtpfa was read; this core does not run it and must say so")
+                fail("$name.mtpfa was read; $why")
             } catch (e: BundleException) {
-                assertEquals(true, e.message!!.contains("is not run by this core"))
+                assertEquals(true, check(name, e.message!!))
             }
         }
     }
 
-    @Test fun everyOtherLayoutIsRefused() {
-        val refused = cases.getJSONArray("refused")
-        for (i in 0 until refused.length()) {
-            val name = refused.getString(i)
-            try {
-                AdapterArchive.read(File(dir, "$name.mtpfa").readBytes(), name)
-                fail("$name.mtpfa was read; it must be refused like the Python reader refuses it")
-            } catch (e: BundleException) {
-                assertEquals(true, e.message!!.startsWith("$name: "))
-            }
-        }
-    }
+    @Test fun adaptersThisCoreCannotRunAreRefusedByName() =
+        assertRefused("core_refuses", "this core does not run it and must say so") { _, m -> m.contains("is not run by this core") }
+
+    @Test fun everyOtherLayoutIsRefused() =
+        assertRefused("refused", "it must be refused like the Python reader refuses it") { name, m -> m.startsWith("$name: ") }
 }
