@@ -1,8 +1,8 @@
 """How close a bundle's ``SystemModel.embed`` is to ``SentenceTransformer.encode`` of the folder it was exported
 from (docs/formats.md, ``sentence_embedding``): cosine per text, a text longer than the model's max length included.
 
-    .venv/bin/mtpf-deploy export --backbone default --precision fp32 --out /tmp/st_fp32
-    .venv/bin/python benchmarks/sentence_transformers_parity.py /tmp/st_fp32 [ST_FOLDER (default: the packaged one)]"""
+    .venv/bin/mtpf-deploy export --backbone default --precision fp32 --out st_fp32
+    .venv/bin/python benchmarks/sentence_transformers_parity.py st_fp32 [ST_FOLDER (default: the packaged one)]"""
 from __future__ import annotations
 
 import sys

@@ -2,8 +2,8 @@
 ``optimization.disable_specified_optimizers: SkipLayerNormFusion`` (docs/formats.md, "Plain ONNX Runtime");
 a plain ``InferenceSession`` without it fuses residual + LayerNorm into SkipLayerNormalization.
 
-    .venv/bin/mtpf-deploy export --backbone default --out /tmp/b8
-    .venv/bin/python benchmarks/skiplayernorm_difference.py /tmp/b8"""
+    .venv/bin/mtpf-deploy export --backbone default --out b8
+    .venv/bin/python benchmarks/skiplayernorm_difference.py b8"""
 from __future__ import annotations
 
 import sys

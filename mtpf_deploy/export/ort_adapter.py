@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats.adapter_file import AdapterFile
 from ..formats.atomic import atomic_file
 from ..formats.lora_int8 import int8_feed
 from ..formats.lora_slots import Slot
@@ -21,11 +20,9 @@ ADAPTER_VERSION = 1  # ONNX Runtime's adapter_version / model_version fields (it
 MODEL_VERSION = 1
 
 
-def ort_adapter_parameters(adapter: AdapterFile, backbone: dict) -> dict[str, np.ndarray]:
-    """``adapter``'s LoRA as the slot inputs ``backbone`` (a bundle manifest's section) takes."""
-    if backbone.get("lora_precision") == "int8":
-        return int8_feed(adapter.lora, [Slot.from_json(s) for s in backbone["slots"]])
-    return adapter.lora
+def ort_adapter_parameters(lora: dict[str, np.ndarray], slots: list[Slot], lora_precision: str) -> dict[str, np.ndarray]:
+    """An adapter's fp32 LoRA as the slot inputs a backbone of ``lora_precision`` (its manifest's) takes."""
+    return int8_feed(lora, slots) if lora_precision == "int8" else lora
 
 
 def write_ort_adapter(parameters: dict[str, np.ndarray], out: Path, overwrite: bool = False) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import __version__
 from ..backbones import DEFAULT_BACKBONE
-from ..errors import AdapterError, MtpfError
+from ..errors import MtpfError
 from ..formats.adapter_dir import AdapterDir
 from ..formats.adapter_file import (
     check_adapter_name,
@@ -139,10 +139,7 @@ def adapter_card(folder: Path, adapter: AdapterDir, overrides: dict | None = Non
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise MtpfError(f"adapter {folder}/metrics.json: not valid JSON ({exc})") from None
     card = merge_cards({"base_backbone": backbone_name(adapter)}, readme, metrics, adapter.card, overrides)
-    try:
-        return validate_card(card, f"adapter {folder}: card")
-    except AdapterError as exc:
-        raise MtpfError(str(exc)) from None
+    return validate_card(card, f"adapter {folder}: card")
 
 
 def attach_pooler(adapter: AdapterDir, binding: str, source: str) -> None:
@@ -175,10 +172,11 @@ def attach_pooler(adapter: AdapterDir, binding: str, source: str) -> None:
 
 def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size: int, weights_sha256: str,
                  out: Path, source: str, *, assume_backbone: bool = False, parent_sha256: str | None = None,
-                 card: dict | None = None) -> dict:
+                 card: dict | None = None, ort_out: Path | None = None, lora_precision: str = "fp32") -> dict:
     """Write ``out`` (.mtpfa); returns its manifest. The adapter must be provably for the backbone weights
     (``backbone_binding``). The written file is read back with the runtime's own validation, so nothing ships
-    that it would refuse."""
+    that it would refuse; ``ort_out``: also write that read-back LoRA as ONNX Runtime's ``.onnx_adapter`` in the
+    form a backbone of ``lora_precision`` takes (``ort_adapter.py``; replaced if it exists: callers check)."""
     check_adapter_name(name)
     binding = backbone_binding(adapter, weights_sha256, source, assume_backbone)
     attach_pooler(adapter, binding, source)
@@ -206,8 +204,11 @@ def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size:
         **({"card": card} if card else {}),
     }
     manifest = write_adapter_file(out, manifest, arrays, adapter.head)
-    read_adapter_file(out).check_fits({"weights_sha256": weights_sha256, "hidden_size": hidden_size,
-                                       "slots": [s.to_json() for s in slots]})
+    shipped = read_adapter_file(out)
+    shipped.check_fits({"weights_sha256": weights_sha256, "hidden_size": hidden_size,
+                        "slots": [s.to_json() for s in slots]})
+    if ort_out is not None and shipped.lora:
+        write_ort_adapter(ort_adapter_parameters(shipped.lora, slots, lora_precision), ort_out, overwrite=True)
     return manifest
 
 
@@ -237,8 +238,9 @@ def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, 
         check_rank(adapter, str(adapter_dir), max_rank, f"the bundle's ExecuTorch program takes ({max_rank})")
     parent_sha256 = None
     if parent is not None:
-        parent_sha256 = hashlib.sha256(read_adapter_bytes(parent)).hexdigest()
-        read_adapter_file(parent, read_adapter_bytes(parent))  # a real adapter, not any file
+        parent_bytes = read_adapter_bytes(parent)
+        parent_sha256 = hashlib.sha256(parent_bytes).hexdigest()
+        read_adapter_file(parent, parent_bytes)  # a real adapter, not any file
     if ort_adapter and "onnx" not in manifest.get("backends", ["onnx"]):
         raise MtpfError(f"--ort-adapter: bundle {backbone_bundle} has no ONNX backbone (an .onnx_adapter is for "
                         "backbone.onnx)")
@@ -246,8 +248,6 @@ def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, 
     if ort_adapter and ort_out.exists() and not overwrite:
         raise MtpfError(f"{ort_out} already exists (pass --overwrite to replace it)")
     with atomic_file(out, overwrite) as tmp:
-        info = pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir),
-                            assume_backbone=assume_backbone, parent_sha256=parent_sha256, card=card)
-        if ort_adapter and info["lora"]:
-            write_ort_adapter(ort_adapter_parameters(read_adapter_file(tmp), bb), ort_out, overwrite)
-        return info
+        return pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir),
+                            assume_backbone=assume_backbone, parent_sha256=parent_sha256, card=card,
+                            ort_out=ort_out if ort_adapter else None, lora_precision=bb.get("lora_precision", "fp32"))

@@ -14,14 +14,14 @@ from .. import __version__
 from ..backbones import DEFAULT_BACKBONE, default_backbone_dir, resolve_backbone
 from ..errors import MtpfError
 from ..formats.adapter_dir import read_adapter_dir
-from ..formats.adapter_file import SUFFIX, check_adapter_name, read_adapter_file
+from ..formats.adapter_file import SUFFIX, check_adapter_name
 from ..formats.atomic import atomic_dir
-from ..formats.bundle import BACKENDS, INPUTS, OUTPUTS, write_bundle_manifest
+from ..formats.bundle import BACKENDS, INPUTS, OUTPUTS, default_sentence_embedding, write_bundle_manifest
 from ..formats.hashing import backbone_weights_sha256
 from ..formats.lora_slots import bert_slots
 from .backends import ExportJob, write_backend
 from .config import ExportConfig
-from .ort_adapter import ort_adapter_parameters, ort_adapter_path, write_ort_adapter
+from .ort_adapter import ort_adapter_path
 from .pack import adapter_card, attach_pooler, backbone_binding, check_rank, pack_adapter
 from .sentence_transformers import read_sentence_embedding, transformer_folder
 
@@ -81,7 +81,7 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
     if max_length > positions:
         raise MtpfError(f"--max-length {max_length} exceeds the backbone's {config['max_position_embeddings']} positions")
     if sentence is None:
-        sentence = {"pooling": "mean", "normalize": True, "max_length": max_length, "source": "default"}
+        sentence = default_sentence_embedding(max_length)
     else:
         sentence["max_length"] = min(sentence["max_length"] or max_length, max_length)
         log(f"sentence-transformers folder: {sentence['pooling']} pooling, "
@@ -124,15 +124,15 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
         for name, adapter in parsed.items():
             progress.set_description(f"export: adapter {name}")
             rel = f"adapters/{name}{SUFFIX}"
+            ort_out = ort_adapter_path(tmp / rel) if cfg.ort_adapters and "onnx" in backends else None
             info = pack_adapter(adapter, name, slots, config["hidden_size"], weights_sha, tmp / rel, str(adapters[name]),
-                                assume_backbone=cfg.assume_backbone, card=cards[name])
+                                assume_backbone=cfg.assume_backbone, card=cards[name], ort_out=ort_out,
+                                lora_precision=manifest["backbone"].get("lora_precision", "fp32"))
             manifest["adapters"][name] = rel
             progress.update()
             say(f"packed adapter {name} ({info['task']}, {(tmp / rel).stat().st_size / 1024:.0f} KiB) -> {rel}")
-            if cfg.ort_adapters and "onnx" in backends and info["lora"]:
-                target = ort_adapter_path(tmp / rel)
-                write_ort_adapter(ort_adapter_parameters(read_adapter_file(tmp / rel), manifest["backbone"]), target)
-                say(f"wrote {target.relative_to(tmp)} (ONNX Runtime LoRA adapter, {manifest['backbone']['lora_precision']})")
+            if ort_out is not None and info["lora"]:
+                say(f"wrote {ort_out.relative_to(tmp)} (ONNX Runtime LoRA adapter, {manifest['backbone']['lora_precision']})")
         progress.close()
         write_bundle_manifest(tmp, manifest)
     return manifest

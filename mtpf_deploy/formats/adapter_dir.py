@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from ..errors import AdapterError, MtpfError
+from ..errors import MtpfError
 from .card import validate_card
 from .lora_spec import LoraSpec
 from .tasks import POOLER_HEAD, TASK_NAMES
@@ -160,10 +160,7 @@ def read_adapter_dir(folder: str | Path, labels: list[str] | None = None) -> Ada
         extra={k: v for k, v in meta.items() if k not in AdapterDir(task="lora").task_json() and k != "card"},
     )
     if "card" in meta:
-        try:
-            adapter.card = validate_card(meta["card"], f"adapter {task_path}")
-        except AdapterError as exc:
-            raise MtpfError(str(exc)) from None
+        adapter.card = validate_card(meta["card"], f"adapter {task_path}")
     if has_peft:
         adapter.lora_config, adapter.lora_weights = read_peft_lora(folder)
         if not task_path.exists():

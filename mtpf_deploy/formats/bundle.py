@@ -45,12 +45,16 @@ ONNXRUNTIME = {"session_config": {"optimization.disable_specified_optimizers": "
 POOLING_MODES = ("mean", "cls", "max", "lasttoken", "mean_sqrt_len_tokens", "weightedmean")  # sentence-transformers'
 
 
+def default_sentence_embedding(max_length: int) -> dict:
+    """Mean pooling, L2-normalised, ``max_length`` tokens: a backbone that is not a sentence-transformers
+    folder, and bundles written before ``sentence_embedding`` was recorded (what ``embed`` always did)."""
+    return {"pooling": "mean", "normalize": True, "max_length": max_length, "source": "default"}
+
+
 def sentence_embedding_of(manifest: dict) -> dict:
-    """The bundle's ``backbone.sentence_embedding``; for bundles written before it was recorded: mean
-    pooling, L2-normalised, the backbone's max length (what ``embed`` always did)."""
+    """The bundle's ``backbone.sentence_embedding`` (older bundles: ``default_sentence_embedding``)."""
     bb = manifest["backbone"]
-    return bb.get("sentence_embedding") or {"pooling": "mean", "normalize": True, "max_length": bb["max_length"],
-                                            "source": "default"}
+    return bb.get("sentence_embedding") or default_sentence_embedding(bb["max_length"])
 
 
 def onnxruntime_options(manifest: dict) -> dict:

@@ -137,10 +137,7 @@ def read_card_file(path: str | Path) -> dict:
             card = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise MtpfError(f"--card {path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})") from None
-    try:
-        return validate_card(card, f"--card {path}")
-    except AdapterError as exc:
-        raise MtpfError(str(exc)) from None
+    return validate_card(card, f"--card {path}")
 
 
 def merge_cards(*cards: dict | None) -> dict:
