@@ -14,4 +14,4 @@ dependencyResolutionManagement {
     }
 }
 rootProject.name = "mtpf-demo"
-include(":app")
+include(":app", ":client")

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/android_golden.py                 # golden.json from the committed bundle
     .venv/bin/python scripts/android_golden.py --make-bundle   # (re)build the committed tiny bundle (torch)
+    .venv/bin/python scripts/android_golden.py --make-int8-bundle  # its int8 twin (torch; same adapters)
 
 The bundle (android_demo/core/src/test/resources/bundle/) is a 1-layer, 8-wide random BERT with the
 default backbone's real WordPiece tokenizer (30,522 pieces: lower-casing, accent stripping, CJK
@@ -10,6 +11,10 @@ text the golden file holds what the Kotlin core must reproduce: sub-word ids, co
 word spans; for NER the windows, the backbone's per-window token logits (the JVM cannot run ONNX
 Runtime, so the core decodes these) and the entities the runtime finds; for TC the hidden states of
 the truncated row and the probabilities; plus the int8 per-column quantisation of one LoRA factor.
+The int8 twin (bundle_int8/: int8 backbone, int8 LoRA slots, the same two adapter files, which fit
+because the random BERT is rebuilt bit for bit) adds what ONNX Runtime on Android must reproduce for an
+int8 bundle: the entities and TC labels the Python runtime finds (``int8_bundle``). The JVM tests run both
+bundles in ONNX Runtime's C library (android_demo/core/src/test/kotlin/ai/mtpf/core/OrtRuntimeTest.kt).
 tests/runtime/test_android_golden.py regenerates it and fails on drift."""
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = ROOT / "android_demo" / "core" / "src" / "test" / "resources"
 BUNDLE = RESOURCES / "bundle"
+BUNDLE_INT8 = RESOURCES / "bundle_int8"
 GOLDEN = RESOURCES / "golden.json"
 LONG = " ".join(["Ada Lovelace wrote the first program for Charles Babbage in London."] * 50)
 TEXTS = [
@@ -43,13 +49,8 @@ TEXTS = [
 
 def make_bundle() -> None:
     """The committed tiny bundle (needs the full install: torch, transformers, peft)."""
-    import shutil
     import tempfile
 
-    import torch
-    from transformers import BertConfig, BertModel
-
-    from mtpf_deploy.backbones import default_backbone_dir
     from mtpf_deploy.export.write_bundle import export_bundle
     from mtpf_deploy.training.adapt.config import NerAdaptConfig, TcAdaptConfig
     from mtpf_deploy.training.adapt.ner import adapt_ner
@@ -57,13 +58,7 @@ def make_bundle() -> None:
     from tests.conftest import synthetic_ner_splits, synthetic_tc_splits
 
     with tempfile.TemporaryDirectory() as tmp:
-        bert = Path(tmp) / "bert"
-        bert.mkdir()
-        shutil.copy(default_backbone_dir() / "tokenizer.json", bert / "tokenizer.json")
-        config = BertConfig(vocab_size=30522, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
-                            intermediate_size=16, max_position_embeddings=64)
-        torch.manual_seed(0)
-        BertModel(config, add_pooling_layer=False).save_pretrained(bert)
+        bert = _tiny_bert(Path(tmp))
         quiet = lambda m: None  # noqa: E731
         adapt_ner(NerAdaptConfig(backbone=str(bert), lora_r=2, lora_alpha=4, warmup_epochs=2, epochs=4,
                                  batch_size=32, lora_lr=5e-3, head_lr=5e-2, max_length=32),
@@ -76,6 +71,64 @@ def make_bundle() -> None:
     manifest["backbone"]["source"] = "tiny random BERT (scripts/android_golden.py --make-bundle)"
     (BUNDLE / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {BUNDLE}")
+
+
+def _tiny_bert(tmp: Path) -> Path:
+    """The 1-layer, 8-wide random BERT (seed 0: the same weights, hence weights_sha256, every time)."""
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from mtpf_deploy.backbones import default_backbone_dir
+
+    bert = tmp / "bert"
+    bert.mkdir()
+    shutil.copy(default_backbone_dir() / "tokenizer.json", bert / "tokenizer.json")
+    config = BertConfig(vocab_size=30522, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=64)
+    torch.manual_seed(0)
+    BertModel(config, add_pooling_layer=False).save_pretrained(bert)
+    return bert
+
+
+def make_int8_bundle() -> None:
+    """bundle_int8/: the same backbone exported int8 (int8 LoRA slots), with the fp32 bundle's adapter files."""
+    import shutil
+    import tempfile
+
+    from mtpf_deploy.export.write_bundle import export_bundle
+    from mtpf_deploy.formats.hashing import backbone_weights_sha256
+
+    fp32 = json.loads((BUNDLE / "manifest.json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        bert = _tiny_bert(Path(tmp))
+        if backbone_weights_sha256(bert) != fp32["backbone"]["weights_sha256"]:
+            raise SystemExit("the rebuilt tiny BERT is not the committed bundle's backbone: run --make-bundle first")
+        export_bundle(str(bert), {}, BUNDLE_INT8, precision="int8", max_length=32, overwrite=True, log=lambda m: None)
+    manifest = json.loads((BUNDLE_INT8 / "manifest.json").read_text())
+    (BUNDLE_INT8 / "adapters").mkdir(exist_ok=True)
+    for rel in fp32["adapters"].values():
+        shutil.copy(BUNDLE / rel, BUNDLE_INT8 / rel)
+    manifest["adapters"] = fp32["adapters"]
+    manifest["backbone"]["source"] = "tiny random BERT, int8 (scripts/android_golden.py --make-int8-bundle)"
+    (BUNDLE_INT8 / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"wrote {BUNDLE_INT8}")
+
+
+def int8_golden(bundle: Path = BUNDLE_INT8) -> dict:
+    """Entities and TC labels/probabilities the Python runtime gives on the int8 twin."""
+    from mtpf_deploy.runtime import SystemModel
+
+    system = SystemModel.load(bundle, threads=1)
+    ner, tc = system.load_adapter("ner"), system.load_adapter("tc")
+    cases = []
+    for text in TEXTS:
+        entities = system.entities(text, ner)
+        result = system.classify(text, tc)
+        cases.append({"entities": [_entity(e) for e in entities], "label": result.label,
+                      "probabilities": [round(float(result.probabilities[label]), 6) for label in tc.labels]})
+    return {"lora_precision": system.manifest["backbone"]["lora_precision"], "cases": cases}
 
 
 def golden(bundle: Path = BUNDLE) -> dict:
@@ -129,7 +182,8 @@ def golden(bundle: Path = BUNDLE) -> dict:
     q, scale = quantize_columns(np.asarray(_lora(bundle, "ner")[a_name].T, np.float32))
     return {"format": "mtpf-android-golden", "version": 1, "max_length": ner.max_length, "stride": stride,
             "ner_labels": ner.labels, "tc_labels": tc.labels, "tc_normalize": tc.normalize, "cases": cases,
-            "int8": {"tensor": a_name, "q": q.tolist(), "scale": np.round(scale, 9).tolist()}}
+            "int8": {"tensor": a_name, "q": q.tolist(), "scale": np.round(scale, 9).tolist()},
+            "int8_bundle": int8_golden()}
 
 
 def _entity(e) -> dict:
@@ -145,11 +199,14 @@ def _lora(bundle: Path, name: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--make-bundle", action="store_true")
+    parser.add_argument("--make-int8-bundle", action="store_true")
     parser.add_argument("--out", type=Path, default=GOLDEN)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.make_bundle:
         make_bundle()
+    if args.make_bundle or args.make_int8_bundle:
+        make_int8_bundle()
     args.out.write_text(json.dumps(golden(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
 

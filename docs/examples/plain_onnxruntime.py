@@ -20,6 +20,10 @@ import onnxruntime as ort
 from safetensors.numpy import load
 from tokenizers import Tokenizer
 
+# the manifest's names for ONNX Runtime's graph optimisation levels
+LEVELS = {"disable_all": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+          "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+
 
 def open_backbone(bundle: Path) -> tuple[ort.InferenceSession, Tokenizer, dict]:
     """The backbone session with the options its manifest records, and the tokenizer."""
@@ -29,6 +33,7 @@ def open_backbone(bundle: Path) -> tuple[ort.InferenceSession, Tokenizer, dict]:
     options.log_severity_level = recorded.get("log_severity_level", 3)  # no warning per LoRA slot
     for key, value in recorded.get("session_config", {}).items():  # e.g. SkipLayerNormFusion off
         options.add_session_config_entry(key, value)
+    options.graph_optimization_level = LEVELS[recorded.get("graph_optimization_level", "all")]
     session = ort.InferenceSession(str(bundle / manifest["backbone"]["file"]), options,
                                    providers=["CPUExecutionProvider"])
     tokenizer = Tokenizer.from_file(str(bundle / manifest["tokenizer"]))

@@ -12,7 +12,8 @@ adapters must match), precision, lora_precision (``int8``: slot inputs as in lor
 outputs, slots, onnxruntime.
 ``backbone.onnxruntime`` says how any ONNX Runtime (Python, Java, C#, C++, JS) must open backbone.onnx to
 get the runtime's numbers: ``session_config`` (session config entries, e.g. ONNX Runtime's own
-SkipLayerNormFusion turned off) and ``log_severity_level`` (3: the slot defaults are graph inputs by
+SkipLayerNormFusion turned off), ``graph_optimization_level`` (one of ``GRAPH_OPTIMIZATION_LEVELS``;
+absent: ``all``, ONNX Runtime's default) and ``log_severity_level`` (3: the slot defaults are graph inputs by
 design, which ONNX Runtime warns about once per slot). Bundles written without it get ``ONNXRUNTIME``.
 ``backbone.sentence_embedding`` is how ``SystemModel.embed`` pools: ``pooling`` (one of ``POOLING_MODES``, as
 sentence-transformers defines them), ``normalize``, ``max_length`` and ``source`` (``modules.json`` when read
@@ -38,9 +39,12 @@ INPUTS = ["input_ids", "attention_mask"]
 OUTPUTS = ["last_hidden_state"]
 # how backbone.onnx must be opened (docs/formats.md, "Plain ONNX Runtime"): ONNX Runtime's own
 # SkipLayerNormFusion off (its CPU kernel is slower here and numerically different from the unfused Add +
-# LayerNormalization the runtime is measured with), and no per-slot "initializer in graph inputs" warnings
+# LayerNormalization the runtime is measured with), all of ONNX Runtime's other graph optimisations, and no
+# per-slot "initializer in graph inputs" warnings. The Kotlin core reads the same (android_demo, OrtSettings).
 ONNXRUNTIME = {"session_config": {"optimization.disable_specified_optimizers": "SkipLayerNormFusion"},
-               "log_severity_level": 3}
+               "graph_optimization_level": "all", "log_severity_level": 3}
+# the manifest's names for ONNX Runtime's GraphOptimizationLevel (Java OptLevel, C GraphOptimizationLevel)
+GRAPH_OPTIMIZATION_LEVELS = ("disable_all", "basic", "extended", "all")
 
 POOLING_MODES = ("mean", "cls", "max", "lasttoken", "mean_sqrt_len_tokens", "weightedmean")  # sentence-transformers'
 
@@ -150,6 +154,10 @@ def validate_bundle_manifest(m: object, path: Path) -> None:
                 raise BundleError(f"{where}: field 'backbone.onnxruntime.session_config' must map strings to strings")
             if need(ort_options, "log_severity_level", int, "backbone.onnxruntime.") not in range(5):
                 raise BundleError(f"{where}: field 'backbone.onnxruntime.log_severity_level' must be 0..4")
+            level = ort_options.get("graph_optimization_level", "all")
+            if level not in GRAPH_OPTIMIZATION_LEVELS:
+                raise BundleError(f"{where}: field 'backbone.onnxruntime.graph_optimization_level' must be one of "
+                                  f"{', '.join(GRAPH_OPTIMIZATION_LEVELS)}, not {level!r}")
     if "executorch" in backends:
         et = need(m, "executorch", dict, "")
         assert isinstance(et, dict)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from click.testing import CliRunner
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from mtpf_deploy.cli import main
 from mtpf_deploy.errors import BundleError
 from mtpf_deploy.export.write_bundle import export_bundle
-from mtpf_deploy.formats.bundle import ONNXRUNTIME, read_bundle_manifest
+from mtpf_deploy.formats.bundle import GRAPH_OPTIMIZATION_LEVELS, ONNXRUNTIME, read_bundle_manifest
 from mtpf_deploy.runtime import SystemModel
 from tests.export.test_parity import TEXTS, _rows
 
@@ -124,8 +125,26 @@ def test_a_bad_recorded_session_option_is_refused(bundles, tmp_path):
     shutil.copytree(bundles / "fp32", copy)
     manifest = json.loads((copy / "manifest.json").read_text())
     for bad, message in (({"session_config": {"x": 1}, "log_severity_level": 3}, "map strings to strings"),
-                         ({"session_config": {}, "log_severity_level": 9}, "0..4"), ([], "must be dict")):
+                         ({"session_config": {}, "log_severity_level": 9}, "0..4"), ([], "must be dict"),
+                         ({"session_config": {}, "log_severity_level": 3, "graph_optimization_level": "max"},
+                          "graph_optimization_level' must be one of disable_all, basic, extended, all")):
         manifest["backbone"]["onnxruntime"] = bad
         (copy / "manifest.json").write_text(json.dumps(manifest))
         with pytest.raises(BundleError, match=message):
             SystemModel.load(copy)
+
+
+def test_the_recorded_graph_optimization_level_is_applied(bundles, tmp_path):
+    """The recorded level reaches the session: ONNX Runtime's own optimized-model dump keeps every node of
+    the exported graph at ``disable_all`` and folds some away at ``all``."""
+    from mtpf_deploy.runtime.engines.onnx import session_options
+
+    nodes = {}
+    for level in ("disable_all", "all"):
+        options = session_options(1, bundle=dict(ONNXRUNTIME, graph_optimization_level=level))
+        options.optimized_model_filepath = str(tmp_path / f"{level}.onnx")
+        ort.InferenceSession(str(bundles / "int8" / "backbone.onnx"), options, providers=["CPUExecutionProvider"])
+        nodes[level] = len(onnx.load(str(tmp_path / f"{level}.onnx")).graph.node)
+    source = len(onnx.load(str(bundles / "int8" / "backbone.onnx")).graph.node)
+    assert nodes["disable_all"] == source and nodes["all"] < source, (source, nodes)
+    assert recipe().LEVELS.keys() == set(GRAPH_OPTIMIZATION_LEVELS)

@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ...errors import BundleError
-from ...formats.bundle import ONNXRUNTIME, onnxruntime_options, verified_file
+from ...formats.bundle import GRAPH_OPTIMIZATION_LEVELS, ONNXRUNTIME, onnxruntime_options, verified_file
 from ...formats.lora_int8 import int8_feed
 from ...formats.lora_slots import Slot
 from .base import Engine
@@ -20,6 +20,7 @@ def session_options(threads: int | None, spin: bool = True, bundle: dict = ONNXR
     (None: ORT's default), one inter-op thread, no spin-waiting when ``spin`` is False."""
     opts = ort.SessionOptions()
     opts.log_severity_level = bundle["log_severity_level"]
+    opts.graph_optimization_level = _LEVELS[bundle.get("graph_optimization_level", "all")]
     for key, value in bundle["session_config"].items():
         opts.add_session_config_entry(key, value)
     if threads:
@@ -28,6 +29,11 @@ def session_options(threads: int | None, spin: bool = True, bundle: dict = ONNXR
     if not spin:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
+
+
+_LEVELS = {"disable_all": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+           "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+assert set(_LEVELS) == set(GRAPH_OPTIMIZATION_LEVELS)
 
 
 class OnnxEngine(Engine):

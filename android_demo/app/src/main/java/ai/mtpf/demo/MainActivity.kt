@@ -6,6 +6,7 @@ import android.content.Context
 import android.content.Intent
 import android.content.ServiceConnection
 import android.graphics.Color
+import android.os.Binder
 import android.os.Bundle
 import android.os.IBinder
 import android.text.SpannableString
@@ -16,9 +17,10 @@ import android.widget.Button
 import android.widget.EditText
 import android.widget.Spinner
 import android.widget.TextView
-import org.json.JSONObject
 
-/** The "app" side: binds to BackboneService (another process) and sends (adapter name, text). */
+/** An "app" side inside the service's own APK (same UID: every bundle adapter is granted): binds to
+ *  BackboneService (another process) and sends (adapter name, text). ../client is the same from
+ *  another app. */
 class MainActivity : Activity() {
     private var service: IBackboneService? = null
     private val names = ArrayList<String>()
@@ -31,8 +33,9 @@ class MainActivity : Activity() {
 
     private val connection = object : ServiceConnection {
         override fun onServiceConnected(name: ComponentName, binder: IBinder) {
-            service = IBackboneService.Stub.asInterface(binder)
-            background({ service?.describe() ?: "{}" }) { showAdapters(JSONObject(it)) }
+            val s = IBackboneService.Stub.asInterface(binder)
+            service = s
+            background({ s.describe() }) { info, error -> if (info != null) showAdapters(info) else status.text = "describe failed: $error" }
         }
 
         override fun onServiceDisconnected(name: ComponentName) {
@@ -60,24 +63,23 @@ class MainActivity : Activity() {
         super.onDestroy()
     }
 
-    private fun background(work: () -> String, then: (String) -> Unit) {
+    private val token = Binder()  // the service watches it: if this process dies, its runs stop
+
+    private fun <T> background(work: () -> T, then: (T?, String?) -> Unit) {
         Thread {
-            val reply = try { work() } catch (e: Exception) { JSONObject().put("error", e.toString()).toString() }
-            runOnUiThread { then(reply) }
+            val reply = try { Pair(work(), null) } catch (e: Exception) { Pair(null, e.toString()) }
+            runOnUiThread { then(reply.first, reply.second) }
         }.start()
     }
 
-    private fun showAdapters(info: JSONObject) {
-        if (info.has("error")) { status.text = "backbone not loaded: ${info.getString("error")}"; return }
-        val list = info.getJSONArray("adapters")
+    private fun showAdapters(info: ServiceInfo) {
+        if (info.error != 0) { status.text = "backbone not loaded: ${info.message}"; return }
         names.clear()
-        for (i in 0 until list.length()) names.add(list.getJSONObject(i).getString("name"))
-        val shown = (0 until list.length()).map { list.getJSONObject(it).let { a -> "${a.getString("name")} (${a.getString("task")})" } }
-        picker.adapter = ArrayAdapter(this, android.R.layout.simple_spinner_dropdown_item, shown)
+        names.addAll(info.adapters.map { it.name })
+        picker.adapter = ArrayAdapter(this, android.R.layout.simple_spinner_dropdown_item, info.adapters.map { "${it.name} (${it.task})" })
         run.isEnabled = names.isNotEmpty()
-        val refused = info.getJSONObject("refused")
-        val lines = refused.keys().asSequence().map { "REFUSED ${it}: ${refused.getString(it)}" }.toList()
-        status.text = (listOf("backbone ${info.getString("backbone")}") + lines).joinToString("\n")
+        val lines = info.refusedNames.zip(info.refusedReasons).map { (n, why) -> "REFUSED $n: $why" }
+        status.text = (listOf("backbone ${info.backbone} · interface v${info.interfaceVersion}") + lines).joinToString("\n")
     }
 
     private fun request() {
@@ -85,33 +87,30 @@ class MainActivity : Activity() {
         val input = text.text.toString()
         val adapter = names.getOrNull(picker.selectedItemPosition) ?: return
         run.isEnabled = false
-        background({ s.run(adapter, input) }) { reply ->
+        background({ s.run(token, adapter, input) }) { reply, error ->
             run.isEnabled = true
-            show(input, JSONObject(reply))
+            if (reply == null) { details.text = "error: $error"; return@background }
+            show(input, reply)
         }
     }
 
-    private fun show(input: String, r: JSONObject) {
-        if (r.has("error")) { result.text = ""; details.text = "error: ${r.getString("error")}"; return }
-        if (r.has("entities")) {
+    private fun show(input: String, r: Reply) {
+        if (r.error != 0) { result.text = ""; details.text = "error ${r.error}: ${r.message}"; return }
+        if (r.task == "ner") {
             val spans = SpannableString(input)
             val lines = StringBuilder()
-            val entities = r.getJSONArray("entities")
-            for (i in 0 until entities.length()) {
-                val e = entities.getJSONObject(i)
-                spans.setSpan(BackgroundColorSpan(if (e.getString("label").hashCode() % 2 == 0) Color.YELLOW else Color.CYAN),
-                    e.getInt("start"), e.getInt("end"), Spanned.SPAN_EXCLUSIVE_EXCLUSIVE)
-                lines.append(String.format("%-6s %s  [%d, %d)  %.2f\n", e.getString("label"), e.getString("text"),
-                    e.getInt("start"), e.getInt("end"), e.getDouble("score")))
+            for (e in r.entities) {
+                spans.setSpan(BackgroundColorSpan(if (e.label.hashCode() % 2 == 0) Color.YELLOW else Color.CYAN),
+                    e.start, e.end, Spanned.SPAN_EXCLUSIVE_EXCLUSIVE)
+                lines.append(String.format("%-6s %s  [%d, %d)  %.2f\n", e.label, e.text, e.start, e.end, e.score))
             }
+            if (r.entitiesDropped > 0) lines.append("… and ${r.entitiesDropped} more\n")
             result.text = spans
             details.text = if (lines.isEmpty()) "no entities" else lines.toString()
         } else {
-            result.text = r.getString("label")
-            val p = r.getJSONObject("probabilities")
-            details.text = p.keys().asSequence().joinToString("\n") { String.format("%-24s %.3f", it, p.getDouble(it)) }
+            result.text = r.label
+            details.text = r.topLabels.zip(r.topProbabilities.toList()).joinToString("\n") { (l, p) -> String.format("%-24s %.3f", l, p) }
         }
-        status.text = String.format("%.1f ms in the service · backbone %s · adapter %s", r.getDouble("latency_ms"),
-            r.getString("backbone"), r.getString("adapter"))
+        status.text = String.format("%.1f ms in the service · backbone %s · adapter %s", r.latencyMs, r.backbone, r.adapter)
     }
 }

@@ -69,6 +69,8 @@ class BundleManifest(json: String, val where: String = "bundle manifest.json") {
     val tokenizerFile: String
     val adapters: Map<String, String>
     val version: String
+    /** How ONNX Runtime must open the backbone (`backbone.onnxruntime`); older bundles: [OrtSettings.DEFAULT]. */
+    val onnxruntime: OrtSettings
 
     init {
         val root = try { JSONObject(json) } catch (e: JSONException) { throw BundleException("$where: not JSON (${e.message})") }
@@ -89,6 +91,28 @@ class BundleManifest(json: String, val where: String = "bundle manifest.json") {
         val listed = root.optJSONObject("adapters") ?: JSONObject()
         adapters = listed.keys().asSequence().associateWith { listed.getString(it) }.toSortedMap()
         version = "${bb.optString("precision", "?")} · ${weightsSha256.take(12)}"
+        onnxruntime = bb.optJSONObject("onnxruntime")?.let { OrtSettings.fromJson(it, "$where: backbone.onnxruntime") } ?: OrtSettings.DEFAULT
+    }
+}
+
+/** The session settings a bundle's backbone needs (the Python runtime's `formats/bundle.py` `ONNXRUNTIME`):
+ *  session config entries (today: ONNX Runtime's SkipLayerNormFusion disabled), the graph optimisation
+ *  level and the log level. Every engine applies exactly these, so every engine computes the same numbers. */
+class OrtSettings(val sessionConfig: Map<String, String>, val graphOptimizationLevel: String, val logSeverityLevel: Int) {
+    companion object {
+        /** ONNX Runtime's graph optimisation levels by the manifest's names. */
+        val LEVELS = listOf("disable_all", "basic", "extended", "all")
+        val DEFAULT = OrtSettings(mapOf("optimization.disable_specified_optimizers" to "SkipLayerNormFusion"), "all", 3)
+
+        fun fromJson(o: JSONObject, where: String): OrtSettings {
+            val config = o.optJSONObject("session_config") ?: JSONObject()
+            val entries = config.keys().asSequence().associateWith {
+                config.get(it) as? String ?: throw BundleException("$where: session_config.$it is not a string")
+            }
+            val level = o.optString("graph_optimization_level", "all")
+            if (level !in LEVELS) throw BundleException("$where: graph_optimization_level $level is not one of ${LEVELS.joinToString()}")
+            return OrtSettings(entries.toSortedMap(), level, o.optInt("log_severity_level", 3))
+        }
     }
 }
 

@@ -3,7 +3,7 @@ package ai.mtpf.core
 import org.junit.Assert.assertEquals
 import org.junit.Test
 
-/** The ONNX Runtime adapter file's framing (ONNX Runtime itself reads it in scripts/android_check_adapter.py). */
+/** The ONNX Runtime adapter file's framing (ONNX Runtime itself reads it in OrtRuntimeTest). */
 class OrtAdapterFormatTest {
     @Test fun headerAndAlignment() {
         val raw = ByteArray(12) { it.toByte() }
