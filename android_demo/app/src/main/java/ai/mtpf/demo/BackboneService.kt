@@ -5,6 +5,7 @@ import ai.mtpf.core.BundleException
 import ai.mtpf.core.BundleManifest
 import ai.mtpf.core.CancelSignal
 import ai.mtpf.core.ErrorCode
+import ai.mtpf.core.Limits
 import ai.mtpf.core.ServicePolicy
 import ai.mtpf.core.TrustPolicy
 import ai.mtpf.core.WordPieceTokenizer
@@ -122,7 +123,7 @@ class BackboneService : Service() {
             }
             info.backbone = h.manifest.version
             info.adapters = h.adapters(pkg).map { a ->
-                AdapterInfo().apply { name = a.name; task = a.task; version = a.version; labels = a.labels.toTypedArray(); ownedByCaller = a.ownedByCaller }
+                AdapterInfo().apply { name = a.name; task = a.task; version = a.version; labels = a.labels.take(Limits.DESCRIBED_LABELS).toTypedArray(); labelCount = a.labels.size; ownedByCaller = a.ownedByCaller }
             }.toTypedArray()
             val refused = if (pkg == packageName) h.refused else h.refused.filterKeys { h.policy.granted(pkg, it) }
             info.refusedNames = refused.keys.toTypedArray()

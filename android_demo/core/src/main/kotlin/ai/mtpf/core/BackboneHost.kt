@@ -204,7 +204,11 @@ class BackboneHost(
         /** adapters one package may register */
         const val MAX_REGISTERED = 8
 
-        fun clip(s: String, n: Int): String = if (s.length <= n) s else s.substring(0, n)
+        /** At most [n] UTF-16 chars of [s], never half of a surrogate pair. */
+        fun clip(s: String, n: Int): String {
+            if (s.length <= n) return s
+            return s.substring(0, if (Character.isHighSurrogate(s[n - 1])) n - 1 else n)
+        }
 
         /** An exception as a reason a person can read: our own messages as they are, others with their type. */
         fun reason(e: Exception): String = when (e) {

@@ -51,12 +51,14 @@ class Reply(
 }
 
 /** Hard limits that keep every reply far below binder's 1 MB transaction buffer (shared by all of a
- *  process's calls in flight). Worst case: [MAX_ENTITIES] × ([ENTITY_TEXT_CHARS] + a 64-char label) ≈ 140 KB. */
+ *  process's calls in flight). Worst case: [MAX_ENTITIES] × ([ENTITY_TEXT_CHARS] + a 64-char label): 110,738 bytes by [Reply.parcelBytesBound]. */
 object Limits {
     const val MAX_ENTITIES = 256
     const val ENTITY_TEXT_CHARS = 128
     const val LABEL_CHARS = 64
     const val TOP_LABELS = 5
+    /** labels per adapter that describe() lists (with the full count) */
+    const val DESCRIBED_LABELS = 64
     /** the largest reply [Reply.parcelBytesBound] allows: a quarter of binder's buffer */
     const val MAX_REPLY_BYTES = 256 * 1024
 }

@@ -182,6 +182,7 @@ class ServiceTest {
     @Test fun theWorstCaseReplyStaysFarBelowTheBinderLimit() {
         val many = (0 until 2000).map { EntityOut("L".repeat(Limits.LABEL_CHARS), "x".repeat(Limits.ENTITY_TEXT_CHARS), it, it + 1, 1f) }
         val worst = Reply(ErrorCode.OK, task = "ner", entities = many.take(Limits.MAX_ENTITIES), entitiesDropped = 2000 - Limits.MAX_ENTITIES)
+        assertEquals(110_738, worst.parcelBytesBound())  // the number android_demo/README.md gives
         assertTrue("${worst.parcelBytesBound()} bytes", worst.parcelBytesBound() < Limits.MAX_REPLY_BYTES)
         // the host clips: a text full of entities yields at most MAX_ENTITIES, each text at most ENTITY_TEXT_CHARS
         val h = host(policy = ServicePolicy(maxInputChars = 1 shl 20))
