@@ -106,10 +106,14 @@ def bio_label_list(types: list[str]) -> list[str]:
     return ["O"] + [f"{p}-{t}" for t in types for p in ("B", "I")]
 
 
-def bio_entity_spans(tags: list[str] | tuple[str, ...]) -> list[tuple[str, int, int]]:
-    """(type, first word, last word) of each entity in an IOB2 tag sequence, grouped as seqeval's
-    ``get_entities`` does: ``I-X`` continues an ``X`` entity, otherwise it starts one (lenient);
-    ``O`` and tags that are not ``B-``/``I-`` end an entity."""
+def bio_entity_spans(tags: list[str] | tuple[str, ...], strict: bool = True) -> list[tuple[str, int, int]]:
+    """(type, first word, last word) of each entity in an IOB2 tag sequence.
+
+    ``strict`` (what the runtime ships, and how ``adapt``/``evaluate`` score: seqeval's
+    ``mode="strict", scheme=IOB2``): an entity starts at ``B-X`` and continues over ``I-X`` of the same
+    type; an ``I-X`` that does not continue an ``X`` entity is dropped. Not strict: grouped as seqeval's
+    ``get_entities`` (default mode) does, a stray ``I-X`` starts an entity. ``O`` and tags that are not
+    ``B-``/``I-`` end an entity either way."""
     spans: list[tuple[str, int, int]] = []
     kind: str | None = None
     first = -1
@@ -119,7 +123,8 @@ def bio_entity_spans(tags: list[str] | tuple[str, ...]) -> list[tuple[str, int, 
             continue
         if kind is not None:
             spans.append((kind, first, i - 1))
-        kind, first = (body, i) if prefix != "O" else (None, -1)
+        starts = prefix == "B" or (prefix == "I" and not strict)
+        kind, first = (body, i) if starts else (None, -1)
     if kind is not None:
         spans.append((kind, first, len(tags) - 1))
     return spans

@@ -55,7 +55,8 @@ def whole_characters(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def decode_entities(text: str, enc: WordEncoding, words: list[tuple[int, float]], labels: list[str]) -> list[Entity]:
-    """Group IOB2-tagged words into entities (``bio_entity_spans``); the score is the words' mean probability."""
+    """Group IOB2-tagged words into entities (``bio_entity_spans``, strict IOB2 as ``adapt``/``evaluate`` score:
+    an ``I-X`` that continues no ``X`` entity is dropped); the score is the words' mean probability."""
     entities = []
     for kind, first, last in bio_entity_spans([labels[k] for k, _ in words]):
         start, end = whole_characters(text, enc.word_spans[first][0], enc.word_spans[last][1])

@@ -63,7 +63,9 @@ object NerDecoder {
         return out
     }
 
-    /** (type, first word, last word) of each entity, grouped as seqeval's `get_entities` (I-X continues X). */
+    /** (type, first word, last word) of each entity, strict IOB2 as the Python runtime groups them
+     *  (`data/bio.py`, seqeval's strict mode): B-X starts an entity, I-X continues an X entity, an I-X
+     *  that continues nothing is dropped. */
     fun bioEntitySpans(tags: List<String>): List<Triple<String, Int, Int>> {
         val spans = ArrayList<Triple<String, Int, Int>>()
         var kind: String? = null
@@ -74,7 +76,7 @@ object NerDecoder {
             val body = if (isBio) tag.substring(2) else ""
             if (prefix == 'I' && kind == body) continue
             if (kind != null) spans.add(Triple(kind, first, i - 1))
-            if (prefix != 'O') { kind = body; first = i } else { kind = null; first = -1 }
+            if (prefix == 'B') { kind = body; first = i } else { kind = null; first = -1 }
         }
         if (kind != null) spans.add(Triple(kind, first, tags.size - 1))
         return spans
