@@ -203,8 +203,19 @@ class SystemModel:
 
     # ------------------------------------------------------------------ core
     def run_ids(self, rows: list[list[int]], adapter: Adapter | str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Padded forward pass of id rows; returns hidden states [B, S, H] and the mask [B, S]."""
+        """Padded forward pass of id rows; returns hidden states [B, S, H] and the mask [B, S]. Each row's
+        numbers are those of the row run alone (an engine whose rows share activation quantization runs
+        them one by one; padded positions are zeros then)."""
         found = self._adapter(adapter)
+        if self.engine.rows_share_quantization and len(rows) > 1:
+            singles = [self.run_ids([r], found)[0][0] for r in rows]
+            width = max(len(r) for r in rows)
+            hidden = np.zeros((len(rows), width, singles[0].shape[-1]), dtype=singles[0].dtype)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for i, h in enumerate(singles):
+                hidden[i, : len(h)] = h
+                mask[i, : len(h)] = 1
+            return hidden, mask
         width = max(len(r) for r in rows)
         ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)

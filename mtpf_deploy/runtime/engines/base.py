@@ -10,6 +10,10 @@ class Engine:
 
     backend: str
     no_adapter: object  # ``prepare({})``
+    # True when a row's numbers depend on the other rows of its batch (ONNX Runtime's int8 graph quantizes
+    # activations dynamically, one scale per tensor over the whole batch): the runtime then runs each row
+    # alone, at its own length, so a text's result never depends on its neighbours or on padding
+    rows_share_quantization: bool = False
 
     def prepare(self, lora: dict[str, np.ndarray], where: str) -> object:
         """An adapter's LoRA tensors (slot input name -> array) as this engine's per-call input."""

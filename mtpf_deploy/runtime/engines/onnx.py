@@ -52,6 +52,7 @@ class OnnxEngine(Engine):
             raise BundleError(f"{where}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
         self.no_adapter = {}
         self.int8_lora = bb.get("lora_precision") == "int8"
+        self.rows_share_quantization = bb.get("precision") == "int8"  # DynamicQuantizeLinear: one scale per tensor
         self.slots = [Slot.from_json(s) for s in bb["slots"]]
 
     def prepare(self, lora: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
