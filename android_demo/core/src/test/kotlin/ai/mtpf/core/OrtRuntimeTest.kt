@@ -200,4 +200,22 @@ class OrtRuntimeTest {
             }
         }
     }
+
+    @Test fun sessionSettingsComeFromTheManifestAndAreValidated() {
+        val s = fp32.manifest.onnxruntime
+        assertEquals(mapOf("optimization.disable_specified_optimizers" to "SkipLayerNormFusion"), s.sessionConfig)
+        assertEquals("all", s.graphOptimizationLevel)
+        assertEquals(3, s.logSeverityLevel)
+        val text = File(fp32.dir, "manifest.json").readText()
+        val m = JSONObject(text)
+        m.getJSONObject("backbone").getJSONObject("onnxruntime").put("graph_optimization_level", "max")
+        try {
+            BundleManifest(m.toString(), "manifest.json")
+            fail("an unknown graph optimisation level was accepted")
+        } catch (e: BundleException) {
+            assertTrue(e.message!!, e.message!!.contains("graph_optimization_level max is not one of disable_all, basic, extended, all"))
+        }
+        m.getJSONObject("backbone").remove("onnxruntime")
+        assertEquals(OrtSettings.DEFAULT.sessionConfig, BundleManifest(m.toString()).onnxruntime.sessionConfig)
+    }
 }
