@@ -30,6 +30,13 @@ def rss_mb() -> float:
 
 def measure(argv: list[str]) -> dict:
     mode = argv[0]
+    if mode == "backend":  # RSS of a loaded bundle after one call of ROWS x LENGTH tokens on BACKEND
+        from ..runtime import SystemModel
+
+        bundle, backend, rows, length = Path(argv[1]), argv[2], int(argv[3]), int(argv[4])
+        system = SystemModel.load(bundle, threads=1, backend=backend)
+        system.run_ids([[system.cls_id, *([system.pad_id] * (length - 2)), system.sep_id]] * rows)
+        return {"rss_mb": rss_mb()}
     if mode == "ours":
         from ..runtime import SystemModel
 

@@ -94,26 +94,45 @@ def encode_text_with_spans(tok: Tokenizer, text: str, spans: list[tuple[int, int
     return WordEncoding(text, list(enc.ids), [tuple(o) for o in enc.offsets], word_index, list(spans))
 
 
+# Unicode White_Space (the Kotlin core's WordPieceTokenizer.isWhitespace: the same set)
+_WHITESPACE = frozenset([*range(9, 14), 32, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000])
+_CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF),
+        (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))  # BERT's "Chinese character" blocks
+
+
+def _is_cjk(ch: str) -> bool:
+    return any(lo <= ord(ch) <= hi for lo, hi in _CJK)
+
+
 def encode_text(tok: Tokenizer, text: str) -> WordEncoding:
-    """Tokenize raw text; words are the tokenizer's pre-tokenizer words (whitespace + punctuation)."""
+    """Tokenize raw text. A word is a run of characters without whitespace, as in the whitespace-split
+    words ``adapt ner`` trains on (``encode_words``): "O'Neil", "ex-England" and "U.S." are one word
+    each, so the runtime reads a text's words where training put the labels. Each CJK ideograph is a
+    word of its own (such text has no spaces; BERT's rule). The Kotlin core splits words the same way."""
     enc = tok.encode(text, add_special_tokens=False)
-    spans: dict[int, list[int]] = {}
-    word_index = []
+    pieces: dict[int, list[int]] = {}  # the pre-tokenizer's words (punctuation split off), by id
     for wid, (s, e) in zip(enc.word_ids, enc.offsets):
-        if wid is None:
-            word_index.append(-1)
-            continue
-        word_index.append(wid)
-        span = spans.setdefault(wid, [s, e])
-        span[0], span[1] = min(span[0], s), max(span[1], e)
-    # renumber words 0..n-1 in order of appearance
-    order = {w: i for i, w in enumerate(sorted(spans))}
+        if wid is not None:
+            span = pieces.setdefault(wid, [s, e])
+            span[0], span[1] = min(span[0], s), max(span[1], e)
+    group_of: dict[int, int] = {}
+    spans: list[list[int]] = []
+    last_cjk = False
+    for wid in sorted(pieces):
+        s, e = pieces[wid]
+        cjk = e - s == 1 and _is_cjk(text[s])
+        if spans and not cjk and not last_cjk and not any(ord(c) in _WHITESPACE for c in text[spans[-1][1] : s]):
+            spans[-1][1] = max(spans[-1][1], e)
+        else:
+            spans.append([s, e])
+        group_of[wid] = len(spans) - 1
+        last_cjk = cjk
     return WordEncoding(
         text,
         list(enc.ids),
         [tuple(o) for o in enc.offsets],
-        [order[w] if w >= 0 else -1 for w in word_index],
-        [tuple(spans[w]) for w in sorted(spans)],
+        [group_of[w] if w is not None else -1 for w in enc.word_ids],
+        [(s, e) for s, e in spans],
     )
 
 

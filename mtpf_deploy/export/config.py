@@ -44,6 +44,9 @@ class ExportConfig(Settings):
                                         "(adapters/NAME.onnx_adapter, in the form backbone.onnx takes; docs/formats.md)")
     et_max_rank: int = setting(32, "ExecuTorch: rank of the program's LoRA inputs (the largest adapter rank it takes)",
                                bounds=(1, 4096))
+    et_max_batch: int = setting(1, "ExecuTorch: the most rows one program call takes (its memory is planned for this "
+                                   "many rows of max length, so keep it small on a phone; the runtime splits larger batches)",
+                                bounds=(1, 256))
 
     @property
     def int8_options(self) -> dict:

@@ -207,7 +207,7 @@ class SystemModel:
         numbers are those of the row run alone (an engine whose rows share activation quantization runs
         them one by one; padded positions are zeros then)."""
         found = self._adapter(adapter)
-        if self.engine.rows_share_quantization and len(rows) > 1:
+        if (self.engine.rows_share_quantization or self.engine.max_batch == 1) and len(rows) > 1:
             singles = [self.run_ids([r], found)[0][0] for r in rows]
             width = max(len(r) for r in rows)
             hidden = np.zeros((len(rows), width, singles[0].shape[-1]), dtype=singles[0].dtype)

@@ -16,7 +16,7 @@ from ..errors import AdapterError, BundleError
 from ..formats.bundle import verified_file
 from ..runtime.engines.base import Engine
 
-MAX_BATCH = 256  # the program's dynamic batch bound (export/backends/executorch/program.py)
+OLD_MAX_BATCH = 256  # the batch bound of programs exported before ``executorch.max_batch`` was recorded
 
 
 _pool_threads: int | None = None  # the size this process's ExecuTorch thread pool was given
@@ -59,6 +59,7 @@ class ExecutorchEngine(Engine):
                               f"ExecuTorch ({exc})") from None
         self.slots = manifest["backbone"]["slots"]
         self.rank = int(et["max_rank"])
+        self.max_batch = int(et.get("max_batch", OLD_MAX_BATCH))
         self._lock = threading.Lock()  # one loaded method: calls take turns
         self.no_adapter = self.prepare({}, where)
 
@@ -80,8 +81,10 @@ class ExecutorchEngine(Engine):
     def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         assert isinstance(prepared, list)
         parts = []
-        for k in range(0, len(ids), MAX_BATCH):
-            inputs = (self.torch.from_numpy(ids[k : k + MAX_BATCH]), self.torch.from_numpy(mask[k : k + MAX_BATCH]),
+        step: int = self.max_batch or OLD_MAX_BATCH
+        for k in range(0, len(ids), step):
+            inputs = (self.torch.from_numpy(np.ascontiguousarray(ids[k : k + step])),
+                      self.torch.from_numpy(np.ascontiguousarray(mask[k : k + step])),
                       *prepared)
             with self._lock:
                 parts.append(self.module.forward(inputs)[0].numpy().copy())

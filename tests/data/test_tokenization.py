@@ -39,10 +39,19 @@ def test_label_on_first_subword_only(tok):
 
 
 def test_encode_text_words_and_spans(tok):
-    text = "  Apple Inc. in Cupertino, CA 😀 "
+    """Words as ``adapt ner`` trains on them: what whitespace separates (punctuation stays in its word)."""
+    text = "  Apple Inc. in Cupertino, CA 😀 O'Neil ex-England "
     enc = encode_text(tok, text)
     spans = [text[s:e] for s, e in enc.word_spans]
-    assert spans == ["Apple", "Inc", ".", "in", "Cupertino", ",", "CA", "😀"]
+    assert spans == ["Apple", "Inc.", "in", "Cupertino,", "CA", "😀", "O'Neil", "ex-England"]
+    words = encode_words(tok, ["Apple", "Inc.", "O'Neil"])
+    again = encode_text(tok, words.text)
+    assert (again.word_index, again.word_spans) == (words.word_index, words.word_spans)  # the training words
+
+
+def test_each_cjk_ideograph_is_a_word(tok):
+    enc = encode_text(tok, "Tokyo東京 ok")
+    assert [enc.text[s:e] for s, e in enc.word_spans] == ["Tokyo", "東", "京", "ok"]
 
 
 def test_windows_cover_everything_with_overlap():

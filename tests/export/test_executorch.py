@@ -146,3 +146,22 @@ def test_int8_program_stays_close_to_fp32(both, tiny_bert, tiny_adapters, tmp_pa
         a, b = fp32.embed(texts, name), int8.embed(texts, name)
         assert (a * b).sum(1).min() > 0.98  # L2-normalised: cosine
     assert [c.label for c in fp32.classify(texts, "tc")] == [c.label for c in int8.classify(texts, "tc")]
+
+
+def test_the_program_takes_at_most_max_batch_rows_and_the_runtime_splits_bigger_batches(both, et, tiny_bert, tmp_path):
+    """ExecuTorch plans memory for the largest input: the default program takes one row (recorded), the
+    runtime runs rows alone then; a program for 4 rows gets batches of 9 split, with the same numbers."""
+    assert json.loads((both / "manifest.json").read_text())["executorch"]["max_batch"] == 1
+    assert et.engine.max_batch == 1
+    four = tmp_path / "four"
+    export_bundle(str(tiny_bert), {}, four, quantize="none", backends=("executorch",), et_max_batch=4, log=lambda m: None)
+    assert json.loads((four / "manifest.json").read_text())["executorch"]["max_batch"] == 4
+    system = SystemModel.load(four, threads=1, backend="executorch")
+    texts = [("alice smith went to paris " * (1 + i % 4)).strip() for i in range(9)]
+    together, alone = system.embed(texts, batch_size=9), np.concatenate([system.embed([t]) for t in texts])
+    assert np.abs(together - alone).max() < 1e-5
+    manifest = json.loads((four / "manifest.json").read_text())
+    manifest["executorch"]["max_batch"] = 0
+    (four / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="executorch.max_batch' must be a positive integer"):
+        SystemModel.load(four, backend="executorch")

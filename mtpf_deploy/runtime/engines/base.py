@@ -14,6 +14,8 @@ class Engine:
     # activations dynamically, one scale per tensor over the whole batch): the runtime then runs each row
     # alone, at its own length, so a text's result never depends on its neighbours or on padding
     rows_share_quantization: bool = False
+    # the most rows one run takes (None: any); 1 also makes the runtime run rows alone, at their own length
+    max_batch: int | None = None
 
     def prepare(self, lora: dict[str, np.ndarray], where: str) -> object:
         """An adapter's LoRA tensors (slot input name -> array) as this engine's per-call input."""

@@ -45,8 +45,11 @@ class MaskedEncoder(torch.nn.Module):
 
 
 def export_executorch(backbone_dir: str | Path, out_dir: Path, max_rank: int, max_length: int,
-                      precision: str = "fp32", program_name: str = "backbone.pte") -> tuple[Path, Path, list[Slot]]:
+                      precision: str = "fp32", program_name: str = "backbone.pte",
+                      max_batch: int = 1) -> tuple[Path, Path, list[Slot]]:
     """Write ``out_dir/backbone.pte`` and ``out_dir/backbone.ptd``; returns their paths and the slots.
+    ExecuTorch plans the program's memory for its largest input, so ``max_batch`` rows of ``max_length``
+    sub-words bound what a loaded program holds (batch 256 planned ≈ 10.7 GB for the default backbone).
     ``precision="int8"``: XNNPACK's dynamic per-channel int8 on the backbone's linear layers (pt2e); the
     LoRA products, whose weights are program inputs, stay fp32."""
     if precision not in PRECISIONS:
@@ -58,11 +61,12 @@ def export_executorch(backbone_dir: str | Path, out_dir: Path, max_rank: int, ma
     slotted, slots = load_slotted(backbone_dir)
     model = MaskedEncoder(slotted).eval()
     vocab = slotted.bert.config.vocab_size
-    ids = torch.randint(min(1000, vocab - 1) if vocab > 2000 else 5, min(vocab, 2000), (2, 9))
+    ids = torch.randint(min(1000, vocab - 1) if vocab > 2000 else 5, min(vocab, 2000), (min(2, max_batch), 9))
     mask = torch.ones_like(ids)
     lora = [t for s in slots for t in (torch.zeros(max_rank, s.in_features), torch.zeros(s.out_features, max_rank))]
-    batch, seq = Dim("batch", min=1, max=256), Dim("sequence", min=3, max=max_length)
-    dynamic = ({0: batch, 1: seq}, {0: batch, 1: seq}, tuple({} for _ in lora))
+    seq = Dim("sequence", min=3, max=max_length)
+    rows = {1: seq} if max_batch == 1 else {0: Dim("batch", min=1, max=max_batch), 1: seq}  # batch 1: a static dim
+    dynamic = (rows, rows, tuple({} for _ in lora))
     tag = lambda node: DATA_NAME  # noqa: E731  every constant goes to backbone.ptd
     with warnings.catch_warnings(), quiet_loggers():
         warnings.simplefilter("ignore")

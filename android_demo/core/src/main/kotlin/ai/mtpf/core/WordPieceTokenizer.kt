@@ -92,13 +92,26 @@ class WordPieceTokenizer(json: String) {
                 start = i
             } else i++
         }
-        val spans = ArrayList<IntArray>()
+        val pieces = ArrayList<IntArray>()  // the pre-tokenizer's words (punctuation split off)
         for (t in ids.indices) {
             val w = words[t]
-            if (w == spans.size) spans.add(intArrayOf(offsets[t][0], offsets[t][1]))
-            else { spans[w][0] = minOf(spans[w][0], offsets[t][0]); spans[w][1] = maxOf(spans[w][1], offsets[t][1]) }
+            if (w == pieces.size) pieces.add(intArrayOf(offsets[t][0], offsets[t][1]))
+            else { pieces[w][0] = minOf(pieces[w][0], offsets[t][0]); pieces[w][1] = maxOf(pieces[w][1], offsets[t][1]) }
         }
-        return Encoding(ids.toIntArray(), offsets, words.toIntArray(), spans)
+        // words as the Python runtime makes them (data/tokenization.py, encode_text): runs without whitespace,
+        // each CJK ideograph alone — the whitespace-split words `adapt ner` trains on
+        val groupOf = IntArray(pieces.size)
+        val spans = ArrayList<IntArray>()
+        var lastCjk = false
+        for ((w, p) in pieces.withIndex()) {
+            val cjk = p[1] - p[0] == 1 && isChinese(cps[p[0]])
+            val prev = spans.lastOrNull()
+            if (prev != null && !cjk && !lastCjk && (prev[1] until p[0]).none { isWhitespace(cps[it]) }) prev[1] = maxOf(prev[1], p[1])
+            else spans.add(intArrayOf(p[0], p[1]))
+            groupOf[w] = spans.size - 1
+            lastCjk = cjk
+        }
+        return Encoding(ids.toIntArray(), offsets, IntArray(words.size) { groupOf[words[it]] }, spans)
     }
 
     private fun matchAdded(cps: IntArray, at: Int): Pair<IntArray, Int>? {
