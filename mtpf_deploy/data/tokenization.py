@@ -104,17 +104,34 @@ def _is_cjk(ch: str) -> bool:
     return any(lo <= ord(ch) <= hi for lo, hi in _CJK)
 
 
+def _pretokenizer_words(enc) -> dict[int, list[int]]:
+    """The tokenizer's pre-tokenizer words (whitespace and punctuation split) by id: their char spans."""
+    pieces: dict[int, list[int]] = {}
+    for wid, (s, e) in zip(enc.word_ids, enc.offsets):
+        if wid is not None:
+            span = pieces.setdefault(wid, [s, e])
+            span[0], span[1] = min(span[0], s), max(span[1], e)
+    return pieces
+
+
+def encode_pretokenized(tok: Tokenizer, text: str) -> WordEncoding:
+    """Tokenize raw text; words are the tokenizer's pre-tokenizer words ("paris." is "paris" and "."):
+    how pseudo-labelling cuts raw sentences into CoNLL-style training words."""
+    enc = tok.encode(text, add_special_tokens=False)
+    pieces = _pretokenizer_words(enc)
+    order = {w: i for i, w in enumerate(sorted(pieces))}
+    return WordEncoding(text, list(enc.ids), [tuple(o) for o in enc.offsets],
+                        [order[w] if w is not None else -1 for w in enc.word_ids],
+                        [(pieces[w][0], pieces[w][1]) for w in sorted(pieces)])
+
+
 def encode_text(tok: Tokenizer, text: str) -> WordEncoding:
     """Tokenize raw text. A word is a run of characters without whitespace, as in the whitespace-split
     words ``adapt ner`` trains on (``encode_words``): "O'Neil", "ex-England" and "U.S." are one word
     each, so the runtime reads a text's words where training put the labels. Each CJK ideograph is a
     word of its own (such text has no spaces; BERT's rule). The Kotlin core splits words the same way."""
     enc = tok.encode(text, add_special_tokens=False)
-    pieces: dict[int, list[int]] = {}  # the pre-tokenizer's words (punctuation split off), by id
-    for wid, (s, e) in zip(enc.word_ids, enc.offsets):
-        if wid is not None:
-            span = pieces.setdefault(wid, [s, e])
-            span[0], span[1] = min(span[0], s), max(span[1], e)
+    pieces = _pretokenizer_words(enc)
     group_of: dict[int, int] = {}
     spans: list[list[int]] = []
     last_cjk = False

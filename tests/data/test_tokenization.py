@@ -4,7 +4,14 @@ from __future__ import annotations
 import pytest
 
 from mtpf_deploy.backbones import resolve_backbone
-from mtpf_deploy.data.tokenization import IGNORE_INDEX, encode_text, encode_words, load_tokenizer, windows
+from mtpf_deploy.data.tokenization import (
+    IGNORE_INDEX,
+    encode_pretokenized,
+    encode_text,
+    encode_words,
+    load_tokenizer,
+    windows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +54,13 @@ def test_encode_text_words_and_spans(tok):
     words = encode_words(tok, ["Apple", "Inc.", "O'Neil"])
     again = encode_text(tok, words.text)
     assert (again.word_index, again.word_spans) == (words.word_index, words.word_spans)  # the training words
+
+
+def test_pretokenized_words_split_punctuation(tok):
+    """Pseudo-labelling's words (CoNLL-style): the pre-tokenizer's, punctuation on its own."""
+    text = "  Apple Inc. in Cupertino, CA 😀 "
+    enc = encode_pretokenized(tok, text)
+    assert [text[s:e] for s, e in enc.word_spans] == ["Apple", "Inc", ".", "in", "Cupertino", ",", "CA", "😀"]
 
 
 def test_each_cjk_ideograph_is_a_word(tok):

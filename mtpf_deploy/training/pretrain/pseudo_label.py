@@ -19,7 +19,7 @@ from sklearn.cluster import MiniBatchKMeans
 from tqdm.auto import tqdm
 
 from ...backbones import resolve_backbone
-from ...data.tokenization import content_window, encode_text, load_tokenizer
+from ...data.tokenization import content_window, encode_pretokenized, load_tokenizer
 from ...data.types import TaggedSentence
 from ...errors import MtpfError
 from ..features import pad_batch
@@ -62,7 +62,7 @@ def teacher_word_vectors(teacher: str | Path, sentences: list[str], max_length: 
     model = load_teacher(path, device)
     words: list[list[str]] = []
     vectors: list[np.ndarray] = []
-    encs = [encode_text(tok, s) for s in sentences]
+    encs = [encode_pretokenized(tok, s) for s in sentences]  # CoNLL-style words: punctuation on its own
     window = content_window(max_length)
     with torch.no_grad():
         for i in tqdm(range(0, len(encs), batch_size), desc="teacher embeddings", unit="batch", leave=False):
