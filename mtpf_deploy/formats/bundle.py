@@ -166,8 +166,7 @@ def validate_bundle_manifest(m: object, path: Path) -> None:
             sha(et, f"{key}_sha256", "executorch.")
         if need(et, "max_rank", int, "executorch.") < 1:  # type: ignore[operator]
             raise BundleError(f"{where}: field 'executorch.max_rank' must be positive")
-        if "max_batch" in et and (not isinstance(et["max_batch"], int) or isinstance(et["max_batch"], bool)
-                                  or et["max_batch"] < 1):
+        if "max_batch" in et and need(et, "max_batch", int, "executorch.") < 1:  # type: ignore[operator]
             raise BundleError(f"{where}: field 'executorch.max_batch' must be a positive integer")
     for key in ("hidden_size", "num_layers", "max_length"):
         if need(bb, key, int, "backbone.") <= 0:  # type: ignore[operator]

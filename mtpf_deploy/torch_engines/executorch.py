@@ -83,9 +83,7 @@ class ExecutorchEngine(Engine):
         parts = []
         step: int = self.max_batch or OLD_MAX_BATCH
         for k in range(0, len(ids), step):
-            inputs = (self.torch.from_numpy(np.ascontiguousarray(ids[k : k + step])),
-                      self.torch.from_numpy(np.ascontiguousarray(mask[k : k + step])),
-                      *prepared)
+            inputs = (self.torch.from_numpy(ids[k : k + step]), self.torch.from_numpy(mask[k : k + step]), *prepared)
             with self._lock:
                 parts.append(self.module.forward(inputs)[0].numpy().copy())
         return np.concatenate(parts)

@@ -51,21 +51,26 @@ class BackboneHost(
     fun refuse(name: String, why: String) = synchronized(refusedAdapters) { refusedAdapters[name] = why }
 
     /** An adapter [pkg] ships itself: usable by [pkg] only, replacing its earlier one of that name. */
-    fun register(pkg: String, name: String, bytes: ByteArray, signature: String?): Reply {
-        if (closed) return Reply.error(ErrorCode.SERVICE_CLOSED, "the backbone service is shutting down")  // before queueing behind close()
+    fun register(pkg: String, name: String, bytes: ByteArray, signature: String?): Reply = whileOpen {
+        val (mine, replaces) = synchronized(registered) { registered[pkg].let { Pair(it?.size ?: 0, it?.containsKey(name) == true) } }
+        if (mine >= MAX_REGISTERED && !replaces) {
+            return@whileOpen Reply.error(ErrorCode.QUOTA_EXCEEDED, "$pkg has registered $mine adapters (at most $MAX_REGISTERED)")
+        }
+        val loaded = try { prepare(name, bytes, signature, "adapter $name from $pkg") } catch (e: Exception) {
+            return@whileOpen Reply.error(ErrorCode.ADAPTER_REFUSED, reason(e))
+        }
+        val old = synchronized(registered) { registered.getOrPut(pkg) { LinkedHashMap() }.put(name, loaded) }
+        old?.engineAdapter?.close()
+        Reply(ErrorCode.OK, task = loaded.archive.task, adapter = loaded.archive.version, backbone = manifest.version)
+    }
+
+    /** [block] under the read lock, unless the host is closed (checked before queueing behind close(), and again inside). */
+    private inline fun whileOpen(block: () -> Reply): Reply {
+        if (closed) return Reply.error(ErrorCode.SERVICE_CLOSED, "the backbone service is shutting down")
         lock.readLock().lock()
         try {
             if (closed) return Reply.error(ErrorCode.SERVICE_CLOSED, "the backbone service is shutting down")
-            val mine = synchronized(registered) { registered[pkg]?.size ?: 0 }
-            if (mine >= MAX_REGISTERED && synchronized(registered) { registered[pkg]?.containsKey(name) } != true) {
-                return Reply.error(ErrorCode.QUOTA_EXCEEDED, "$pkg has registered $mine adapters (at most $MAX_REGISTERED)")
-            }
-            val loaded = try { prepare(name, bytes, signature, "adapter $name from $pkg") } catch (e: Exception) {
-                return Reply.error(ErrorCode.ADAPTER_REFUSED, reason(e))
-            }
-            val old = synchronized(registered) { registered.getOrPut(pkg) { LinkedHashMap() }.put(name, loaded) }
-            old?.engineAdapter?.close()
-            return Reply(ErrorCode.OK, task = loaded.archive.task, adapter = loaded.archive.version, backbone = manifest.version)
+            return block()
         } finally {
             lock.readLock().unlock()
         }
@@ -84,32 +89,28 @@ class BackboneHost(
     private fun mayUse(pkg: String, name: String) = pkg == ownPackage || policy.granted(pkg, name)
 
     /** Runs [adapterName] on [text] for the package [pkg]; never throws. */
-    fun run(pkg: String, adapterName: String, text: String, cancel: CancelSignal = CancelSignal()): Reply {
-        if (closed) return Reply.error(ErrorCode.SERVICE_CLOSED, "the backbone service is shutting down")  // before queueing behind close()
-        lock.readLock().lock()
-        try {
-            if (closed) return Reply.error(ErrorCode.SERVICE_CLOSED, "the backbone service is shutting down")
-            val adapter = resolve(pkg, adapterName) ?: return when {
-                refused.containsKey(adapterName) && mayUse(pkg, adapterName) ->
-                    Reply.error(ErrorCode.ADAPTER_REFUSED, "adapter $adapterName was refused: ${refused[adapterName]}")
+    fun run(pkg: String, adapterName: String, text: String, cancel: CancelSignal = CancelSignal()): Reply = whileOpen {
+        val adapter = resolve(pkg, adapterName)
+        if (adapter == null) {
+            val why = synchronized(refusedAdapters) { refusedAdapters[adapterName] }
+            return@whileOpen when {
+                why != null && mayUse(pkg, adapterName) -> Reply.error(ErrorCode.ADAPTER_REFUSED, "adapter $adapterName was refused: $why")
                 synchronized(bundleAdapters) { bundleAdapters.containsKey(adapterName) } ->
                     Reply.error(ErrorCode.NOT_GRANTED, "$pkg is not granted adapter $adapterName (policy.json grants)")
                 else -> Reply.error(ErrorCode.NO_SUCH_ADAPTER, "no adapter named ${clip(adapterName, Limits.LABEL_CHARS)} for $pkg")
             }
-            if (text.length > policy.maxInputChars) {
-                return Reply.error(ErrorCode.INPUT_TOO_LONG, "the text has ${text.length} chars; this service takes at most ${policy.maxInputChars}")
-            }
-            quotas.acquire(pkg)?.let { return Reply.error(ErrorCode.QUOTA_EXCEEDED, it) }
-            try {
-                return infer(adapter, text, cancel)
-            } catch (e: Exception) {
-                if (cancel.cancelled) return Reply.error(ErrorCode.CANCELLED, "the request was cancelled")
-                return Reply.error(ErrorCode.RUN_FAILED, "adapter $adapterName failed: ${reason(e)}")
-            } finally {
-                quotas.release(pkg)
-            }
+        }
+        if (text.length > policy.maxInputChars) {
+            return@whileOpen Reply.error(ErrorCode.INPUT_TOO_LONG, "the text has ${text.length} chars; this service takes at most ${policy.maxInputChars}")
+        }
+        quotas.acquire(pkg)?.let { return@whileOpen Reply.error(ErrorCode.QUOTA_EXCEEDED, it) }
+        try {
+            infer(adapter, text, cancel)
+        } catch (e: Exception) {
+            if (cancel.cancelled) Reply.error(ErrorCode.CANCELLED, "the request was cancelled")
+            else Reply.error(ErrorCode.RUN_FAILED, "adapter $adapterName failed: ${reason(e)}")
         } finally {
-            lock.readLock().unlock()
+            quotas.release(pkg)
         }
     }
 
