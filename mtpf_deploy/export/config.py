@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from ..formats.bundle import BACKENDS, MAX_LENGTH_RANGE
 from ..formats.card import CardSettings
+from ..formats.lora_slots import SLOT_LAYOUTS
 from ..settings import Settings, setting
 
 FFN_OUT = "ffn_out"  # the MLP down-projections, whose inputs carry BERT's activation outliers
@@ -34,6 +35,11 @@ class ExportConfig(Settings):
     max_length: int | None = setting(None, "longest input window", bounds=MAX_LENGTH_RANGE,
                                     default_text="min(512, the backbone's positions)")
     opset: int = setting(18, "ONNX opset", bounds=(17, 23))
+    slot_layouts: list[str] = setting(list(SLOT_LAYOUTS), "ONNX: also write backbone graphs with LoRA slots only where "
+                                      "these kinds of adapter live (none: no slots; tc: the task-primary LoRAs' query, key, "
+                                      "MLP of the last 2 layers; ner: query, key, MLP of all layers); each shares "
+                                      "backbone.onnx's weights (docs/benchmarks.md). Empty: the full graph only",
+                                      choices=tuple(SLOT_LAYOUTS))
     # ExecuTorch backend
     et_precision: str = setting("fp32", "ExecuTorch weights: fp32, or int8 (XNNPACK dynamic per-channel; see "
                                 "docs/benchmarks.md for what it keeps)", choices=("fp32", "int8"), aliases=("et_quantize",),

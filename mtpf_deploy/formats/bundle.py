@@ -197,6 +197,21 @@ def validate_bundle_manifest(m: object, path: Path) -> None:
         for key in ("a", "b"):
             if not SLOT_INPUT.fullmatch(str(need(s, key, str, at))):
                 raise BundleError(f"{where}: field '{at}{key}' is not a LoRA slot input name")
+    if "layouts" in bb:
+        layouts = need(bb, "layouts", dict, "backbone.")
+        assert isinstance(layouts, dict)
+        slot_inputs = {s["a"] for s in slots}
+        for name, layout in layouts.items():
+            at = f"backbone.layouts.{name}."
+            if not NAME.fullmatch(str(name)) or not isinstance(layout, dict):
+                raise BundleError(f"{where}: field 'backbone.layouts' entry {name!r} must be a name -> object")
+            need(layout, "file", str, at)
+            sha(layout, "sha256", at)
+            kept = need(layout, "slots", list, at)
+            assert isinstance(kept, list)
+            unknown = [k for k in kept if k not in slot_inputs]
+            if unknown:
+                raise BundleError(f"{where}: field '{at}slots' names {unknown[0]!r}, which is not in backbone.slots")
     adapters = m.get("adapters", {})
     if not isinstance(adapters, dict):
         raise BundleError(f"{where}: field 'adapters' must be an object of name -> relative path")

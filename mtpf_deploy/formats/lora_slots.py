@@ -88,3 +88,28 @@ def peft_key_to_slot_input(key: str) -> str | None:
     if not m or m.group(2) not in _MODULE_TO_FAMILY:
         return None
     return f"layer.{m.group(1)}.{_MODULE_TO_FAMILY[m.group(2)]}.{m.group(3)}"
+
+
+# Slot layouts: graphs of the ONNX backbone that carry slots only where a kind of adapter lives
+# (``export/backends/onnx/layouts.py``). name -> (families, how many last layers; None = all layers).
+# The full graph (every slot) is always there for any other adapter.
+SLOT_LAYOUTS: dict[str, tuple[tuple[str, ...], int | None]] = {
+    "none": ((), None),            # no adapter, or a head-only one (a TC logistic regression)
+    "tc": (NER_TARGETS, 2),        # the task-primary LoRAs: query, key, MLP of the last 2 layers
+    "ner": (NER_TARGETS, None),    # `adapt ner`: query, key, MLP of all layers
+}
+
+
+def layout_slots(name: str, slots: list[Slot]) -> list[Slot]:
+    """The slots of layout ``name`` among ``slots`` (the backbone's, in graph-input order)."""
+    families, last = SLOT_LAYOUTS[name]
+    layers = sorted({s.layer for s in slots})
+    kept = set(layers if last is None else layers[-last:])
+    return [s for s in slots if s.family in families and s.layer in kept]
+
+
+def smallest_layout(used: set[str], layouts: dict[str, set[str]]) -> str | None:
+    """The layout with the fewest slots that holds every slot in ``used`` (slot A-input names);
+    None when none does (the full graph then serves)."""
+    fits = [(len(names), name) for name, names in layouts.items() if used <= names]
+    return min(fits)[1] if fits else None

@@ -1,7 +1,11 @@
-"""The ONNX Runtime engine (numpy + onnxruntime, no torch): one session; an adapter's LoRA factors
-are fed as the slot inputs of each call."""
+"""The ONNX Runtime engine (numpy + onnxruntime, no torch): a session per slot layout the bundle has
+(``backbone.layouts``: graphs with slots only where a kind of adapter lives, sharing backbone.onnx's
+weights) and the full graph for any other adapter; an adapter's LoRA factors are fed as the slot
+inputs of each call of the smallest layout that holds them."""
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +14,10 @@ import onnxruntime as ort
 from ...errors import BundleError
 from ...formats.bundle import GRAPH_OPTIMIZATION_LEVELS, ONNXRUNTIME, onnxruntime_options, verified_file
 from ...formats.lora_int8 import int8_feed
-from ...formats.lora_slots import Slot
+from ...formats.lora_slots import Slot, smallest_layout
 from .base import Engine
+
+FULL = "all"  # the full graph's name among the layouts
 
 
 def session_options(threads: int | None, spin: bool = True, bundle: dict = ONNXRUNTIME) -> ort.SessionOptions:
@@ -36,36 +42,80 @@ _LEVELS = {"disable_all": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": o
 assert set(_LEVELS) == set(GRAPH_OPTIMIZATION_LEVELS)
 
 
+@dataclass(frozen=True)
+class LayoutFeed:
+    """A prepared adapter: the layout whose session runs it and that session's slot inputs."""
+
+    layout: str
+    feed: dict[str, np.ndarray]
+
+
 class OnnxEngine(Engine):
-    """One ONNX Runtime session; an adapter's A/B are fed as the slot inputs of each call."""
+    """ONNX Runtime sessions, one per slot layout in use (made when an adapter first needs it); an
+    adapter's A/B are fed as the slot inputs of each call."""
 
     backend = "onnx"
 
     def __init__(self, folder: Path, manifest: dict, threads: int | None, verify: bool, spin: bool = True):
-        where = f"bundle {folder}"
+        self.where = f"bundle {folder}"
         bb = manifest["backbone"]
-        model = verified_file(folder, bb["file"], bb["sha256"], "backbone file", verify)
-        try:
-            self.session = ort.InferenceSession(str(model), session_options(threads, spin, onnxruntime_options(manifest)),
-                                                providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for invalid models
-            raise BundleError(f"{where}: {model.name} cannot be loaded by ONNX Runtime ({exc})") from None
-        self.no_adapter = {}
+        self.folder, self.verify = folder, verify
+        self.options = session_options(threads, spin, onnxruntime_options(manifest))
+        # the layouts' external data lives in backbone.onnx: it is checked (and loaded) whatever runs
+        full = verified_file(folder, bb["file"], bb["sha256"], "backbone file", verify)
+        self.files = {FULL: (bb["file"], bb["sha256"])}
+        self.layouts: dict[str, set[str]] = {}
+        for name, layout in bb.get("layouts", {}).items():
+            self.files[name] = (layout["file"], layout["sha256"])
+            self.layouts[name] = set(layout["slots"])
+        self.sessions: dict[str, ort.InferenceSession] = {}
+        self._lock = threading.Lock()
         self.int8_lora = bb.get("lora_precision") == "int8"
         self.rows_share_quantization = bb.get("precision") == "int8"  # DynamicQuantizeLinear: one scale per tensor
         self.slots = [Slot.from_json(s) for s in bb["slots"]]
+        if not self.layouts:
+            self._open(FULL, full)
+        self.no_adapter = self.prepare({}, self.where)
 
-    def prepare(self, lora: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
-        """fp32 factors as they are; for an int8-LoRA backbone, int8 per-column (``formats/lora_int8.py``)."""
-        return int8_feed(lora, self.slots) if self.int8_lora else lora
+    def _open(self, layout: str, path: Path) -> ort.InferenceSession:
+        try:
+            session = ort.InferenceSession(str(path), self.options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for invalid models
+            raise BundleError(f"{self.where}: {path.name} cannot be loaded by ONNX Runtime ({exc})") from None
+        self.sessions[layout] = session
+        return session
+
+    def session(self, layout: str = FULL) -> ort.InferenceSession:
+        """The session of ``layout``, opened (and its file checked) on first use."""
+        with self._lock:
+            found = self.sessions.get(layout)
+            if found is None:
+                rel, sha = self.files[layout]
+                found = self._open(layout, verified_file(self.folder, rel, sha, f"backbone layout {layout}", self.verify))
+            return found
+
+    def layout_for(self, lora: dict[str, np.ndarray]) -> str:
+        """The smallest layout holding every slot the adapter uses (a rank > 0), else the full graph."""
+        used = {s.a_name for s in self.slots if s.a_name in lora and lora[s.a_name].shape[0] > 0}
+        return smallest_layout(used, self.layouts) or FULL
+
+    def prepare(self, lora: dict[str, np.ndarray], where: str) -> LayoutFeed:
+        """The adapter's layout (its session opened now, not at the first call) and its slot inputs:
+        fp32 factors as they are; for an int8-LoRA backbone, int8 per-column (``formats/lora_int8.py``)."""
+        layout = self.layout_for(lora)
+        slots = self.slots if layout == FULL else [s for s in self.slots if s.a_name in self.layouts[layout]]
+        kept = {k: v for s in slots for k, v in lora.items() if k in (s.a_name, s.b_name)}
+        self.session(layout)
+        return LayoutFeed(layout, int8_feed(kept, slots) if self.int8_lora else kept)
 
     def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
-        assert isinstance(prepared, dict)
-        return self.session.run(None, {"input_ids": ids, "attention_mask": mask, **prepared})[0]
+        assert isinstance(prepared, LayoutFeed)
+        return self.session(prepared.layout).run(None, {"input_ids": ids, "attention_mask": mask, **prepared.feed})[0]
 
     def run_and_release(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         """ONNX Runtime's CPU arena keeps its peak size; shrink it back after this run."""
-        assert isinstance(prepared, dict)
+        assert isinstance(prepared, LayoutFeed)
         options = ort.RunOptions()
         options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        return self.session.run(None, {"input_ids": ids, "attention_mask": mask, **prepared}, options)[0]
+        feed = {"input_ids": ids, "attention_mask": mask, **prepared.feed}
+        return self.session(prepared.layout).run(None, feed, options)[0]

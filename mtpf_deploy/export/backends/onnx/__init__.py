@@ -1,17 +1,25 @@
 """The ONNX export backend: torch -> ONNX with LoRA slot inputs (``graph.py``), ONNX Runtime fusions
 (``fusions.py``), int8 (``graph.quantize_int8``) with int8 LoRA products (``lora_int8.py``), empty
-slot defaults. Its manifest part is the ``backbone`` entries file, sha256, opset, precision,
-lora_precision, int8_options, fusions and onnxruntime (the session options it needs; docs/formats.md)."""
+slot defaults, and the slot-layout graphs cut from it (``layouts.py``). Its manifest part is the
+``backbone`` entries file, sha256, opset, precision, lora_precision, int8_options, fusions, layouts and
+onnxruntime (the session options it needs; docs/formats.md)."""
 from __future__ import annotations
 
 from ....formats.bundle import ONNXRUNTIME
 from ....formats.hashing import sha256_file
+from ....formats.lora_slots import layout_slots
 from .. import ExportJob
 from .fusions import fuse_for_ort
 from .graph import add_slot_defaults, export_onnx, quantize_int8
+from .layouts import write_layout
 from .lora_int8 import lora_to_int8, share_quantized_inputs
 
 FILE = "backbone.onnx"
+
+
+def layout_file(name: str) -> str:
+    """A layout graph sits beside ``backbone.onnx``: its external data points into that file."""
+    return f"backbone.layout-{name}.onnx"
 
 
 def write(job: ExportJob) -> dict:
@@ -40,5 +48,13 @@ def write(job: ExportJob) -> dict:
         raw.rename(model)
     add_slot_defaults(model, job.slots)
     log(f"{FILE}: {model.stat().st_size / 1e6:.1f} MB ({cfg.precision}), {len(job.slots)} LoRA slots")
+    layouts = {}
+    for name in cfg.slot_layouts:
+        kept = layout_slots(name, job.slots)
+        path = tmp / layout_file(name)
+        write_layout(model, path, job.slots, {s.a_name for s in kept})
+        layouts[name] = {"file": path.name, "sha256": sha256_file(path), "slots": [s.a_name for s in kept]}
+        log(f"{path.name}: {len(kept)} LoRA slots, {path.stat().st_size / 1e3:.0f} kB (its weights are {FILE}'s)")
     return {"file": model.name, "sha256": sha256_file(model), "opset": cfg.opset, "int8_options": cfg.int8_options,
-            "precision": cfg.precision, "lora_precision": lora_precision, "fusions": fusions, "onnxruntime": ONNXRUNTIME}
+            "precision": cfg.precision, "lora_precision": lora_precision, "fusions": fusions, "layouts": layouts,
+            "onnxruntime": ONNXRUNTIME}
