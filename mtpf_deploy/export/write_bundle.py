@@ -19,6 +19,7 @@ from ..formats.atomic import atomic_dir
 from ..formats.bundle import BACKENDS, INPUTS, OUTPUTS, default_sentence_embedding, write_bundle_manifest
 from ..formats.hashing import backbone_weights_sha256
 from ..formats.lora_slots import bert_slots
+from .accuracy_gate import load_gate_examples, parse_gate_specs, run_gate
 from .backends import ExportJob, write_backend
 from .config import ExportConfig
 from .ort_adapter import ort_adapter_path
@@ -88,6 +89,11 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
             f"{'normalised' if sentence['normalize'] else 'not normalised'}, max {sentence['max_length']} tokens "
             f"({sentence['source']}); SystemModel.embed does the same")
     parsed = {name: read_adapter_dir(path) for name, path in adapters.items()}  # validate before the slow part
+    gate_sources = parse_gate_specs(cfg.gate_data, adapters)
+    tasks = {name: adapter.task for name, adapter in parsed.items()}
+    if gate_sources and ("onnx" not in backends or cfg.precision != "int8"):
+        raise MtpfError("--gate-data compares the int8 ONNX backbone with fp32: it needs --backend onnx and --precision int8")
+    gate_examples = load_gate_examples(tasks, gate_sources, cfg.gate_format, cfg.data_root)
     cards = {}
     for name, adapter in parsed.items():
         attach_pooler(adapter, backbone_binding(adapter, weights_sha, str(adapters[name]), cfg.assume_backbone),
@@ -135,4 +141,8 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
                 say(f"wrote {ort_out.relative_to(tmp)} (ONNX Runtime LoRA adapter, {manifest['backbone']['lora_precision']})")
         progress.close()
         write_bundle_manifest(tmp, manifest)
+        if gate_sources:
+            manifest["accuracy_gate"] = run_gate(tmp, str(backbone), adapters, tasks, gate_sources, gate_examples,
+                                                 cfg.gate_max_drop, log)
+            write_bundle_manifest(tmp, manifest)
     return manifest

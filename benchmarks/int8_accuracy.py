@@ -1,0 +1,88 @@
+"""int8 accuracy on sets that can resolve it (issue 25): the metric of what ships (``SystemModel``'s
+entities and labels, ``evaluation/shipped.py``) for each ONNX int8 variant beside fp32, and how often
+each variant agrees with fp32.
+
+    .venv/bin/python benchmarks/int8_accuracy.py --data-root ../shared/data \
+        --ner wnut17=RUNS/wnut --ner conll2003=RUNS/conll --tc banking77=RUNS/banking [--work DIR]
+
+Adapters come from `adapt` (the commands are in docs/evaluation.md). NER is scored on each dataset's
+dev split (entities by type and exact character span), TC on the full test split (accuracy).
+Resumable: each finished (variant, dataset) cell is one file in docs/results/int8_accuracy/, bundles
+and predictions are kept in --work. Variants: fp32; the default int8 export (dynamic per-channel
+MatMul + embedding Gather); MatMul only (embeddings fp32); the default with the MLP down-projections fp32."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mtpf_deploy.data.registry import load_split
+from mtpf_deploy.evaluation.shipped import entity_prf, runtime_entities, runtime_labels, text_and_gold
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "results" / "int8_accuracy"
+VARIANTS = {
+    "fp32": {"precision": "fp32"},
+    "int8 (default)": {},
+    "int8, embeddings fp32": {"int8_ops": ["MatMul"]},
+    "int8, MLP down-projections fp32": {"int8_keep_fp32": ["ffn_out"]},
+}
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-root", type=Path, required=True)
+    ap.add_argument("--ner", action="append", default=[], help="DATASET=ADAPTER_DIR (scored on dev)")
+    ap.add_argument("--tc", action="append", default=[], help="DATASET=ADAPTER_DIR (scored on test)")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/int8_accuracy"))
+    args = ap.parse_args()
+    from mtpf_deploy.export.write_bundle import export_bundle
+    from mtpf_deploy.runtime import SystemModel
+
+    tasks = [("ner", *s.split("=", 1)) for s in args.ner] + [("tc", *s.split("=", 1)) for s in args.tc]
+    adapters = {f"{kind}_{data}": Path(path) for kind, data, path in tasks}
+    OUT.mkdir(parents=True, exist_ok=True)
+    for variant, options in VARIANTS.items():
+        bundle = args.work / slug(variant)
+        if not (bundle / "manifest.json").exists():
+            export_bundle("default", adapters, bundle, overwrite=True, log=lambda m: None, **options)
+        system = None
+        for kind, data, _ in tasks:
+            cell = OUT / f"{slug(variant)}__{data}.json"
+            preds = args.work / f"{slug(variant)}__{data}.predictions.json"
+            if cell.exists():
+                continue
+            system = system or SystemModel.load(bundle, threads=1)
+            name = f"{kind}_{data}"
+            if kind == "ner":
+                sentences = load_split(data, "dev", args.data_root)
+                texts, gold = zip(*(text_and_gold(s) for s in sentences))
+                pred = runtime_entities(system, name, texts, f"{variant} {data}")
+                result = {"split": "dev", **entity_prf(gold, pred)}
+                preds.write_text(json.dumps([sorted(p) for p in pred]))
+            else:
+                examples = load_split(data, "test", args.data_root)
+                labels = runtime_labels(system, name, [x.text for x in examples])
+                result = {"split": "test", "accuracy": sum(p == x.label for p, x in zip(labels, examples)) / len(examples),
+                          "examples": len(examples)}
+                preds.write_text(json.dumps(labels))
+            reference = args.work / f"fp32__{data}.predictions.json"
+            if variant != "fp32" and reference.exists():
+                ref = json.loads(reference.read_text())
+                mine = json.loads(preds.read_text())
+                if kind == "ner":
+                    result["entity_f1_vs_fp32"] = entity_prf([{tuple(e) for e in r} for r in ref],
+                                                             [{tuple(e) for e in m} for m in mine])["f1"]
+                else:
+                    result["label_agreement_vs_fp32"] = sum(a == b for a, b in zip(ref, mine)) / len(ref)
+            result.update(variant=variant, dataset=data, export_options=options,
+                          command="benchmarks/int8_accuracy.py (module docstring)")
+            cell.write_text(json.dumps(result, indent=1) + "\n")
+            print(variant, data, {k: v for k, v in result.items() if isinstance(v, float)}, flush=True)
+
+
+if __name__ == "__main__":
+    main()
