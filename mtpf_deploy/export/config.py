@@ -43,7 +43,8 @@ class ExportConfig(Settings):
     gate_data: list[str] = setting([], "int8 accuracy gate: ADAPTER=FILE or ADAPTER=DATASET (registered; its dev split) "
                                        "per adapter to score, fp32 against int8, by the runtime's own entities or "
                                        "labels (repeatable; docs/export.md)", multiple=True)
-    gate_format: str | None = setting(None, "format of the tc adapters' --gate-data files (csv, tsv, jsonl, ...; ner files are token<TAB>tag lines)")
+    gate_format: str | None = setting(None, "format of the tc adapters' --gate-data files (csv, tsv, jsonl, ...; "
+                                      "ner files are token<TAB>tag lines)")
     gate_max_drop: float = setting(0.5, "refuse the export when an adapter loses more than this many points (F1 or "
                                         "accuracy, 0-100) in int8", bounds=(0, 100))
     data_root: str | None = setting(None, "folder holding the registered datasets (for --gate-data DATASET)", path="dir")
