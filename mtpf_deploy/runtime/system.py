@@ -122,10 +122,13 @@ class SystemModel:
             raise BundleError(f"bundle {self.folder}: backbone.hidden_size is {width}, but the backbone's output is "
                               f"{list(hidden.shape)}")
 
-    def load_adapter(self, path_or_name: str | Path, name: str | None = None, strict: bool = False) -> Adapter:
+    def load_adapter(self, path_or_name: str | Path, name: str | None = None, strict: bool = False,
+                     merge: bool = False) -> Adapter:
         """Load and validate an adapter file (or a name listed in the bundle) and register it under
         ``name`` (default: its manifest name). A different adapter under a name already in use is refused.
-        ``strict``: also refuse an adapter that changes nothing (``AdapterFile.inert_parts``)."""
+        ``strict``: also refuse an adapter that changes nothing (``AdapterFile.inert_parts``).
+        ``merge``: fold its LoRA into a copy of the weights it changes (ONNX; docs/benchmarks.md): calls
+        as fast as a merged per-task model, for a load of tens of milliseconds and that copy's memory."""
         listed = self.manifest.get("adapters", {})
         if str(path_or_name) in listed:
             path = bundle_path(self.folder, listed[str(path_or_name)], f"bundle {self.folder}: adapters")
@@ -146,7 +149,7 @@ class SystemModel:
         inert = af.inert_parts() if strict else []
         if inert:
             raise AdapterError(f"adapter {path}: changes nothing: {'; '.join(inert)} (strict mode)")
-        adapter = self._build(af, name or af.name)
+        adapter = self._build(af, name or af.name, merge)
         self._probe_adapter(adapter, f"adapter {path}")
         with self._lock:
             loaded = self.adapters.get(adapter.name)
@@ -164,7 +167,7 @@ class SystemModel:
                 raise AdapterError(f"no adapter named {name!r} is loaded")
             adapter.unloaded = True
 
-    def _build(self, af: AdapterFile, name: str) -> Adapter:
+    def _build(self, af: AdapterFile, name: str, merge: bool = False) -> Adapter:
         check_adapter_name(name)
         weight = bias = pooler = None
         if af.head is not None:
@@ -173,7 +176,8 @@ class SystemModel:
                 pooler = (af.head["pooler_weight"], af.head["pooler_bias"])
         return Adapter(name, af.task, list(af.labels), effective_max_length(af.max_length, self.max_length),
                        bool(af.manifest["normalize"]), weight, bias, af.manifest.get("pooling") or "mean", pooler,
-                       af.manifest, af.digest, self.engine.prepare(af.lora, f"adapter {af.path}"),
+                       af.manifest, af.digest,
+                       (self.engine.merge if merge and af.lora else self.engine.prepare)(af.lora, f"adapter {af.path}"),
                        signature=af.signature)
 
     def _probe_adapter(self, adapter: Adapter, where: str) -> None:

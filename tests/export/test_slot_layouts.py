@@ -117,3 +117,53 @@ def test_a_replaced_layout_file_is_refused_when_its_session_opens(bundles, tmp_p
     system = SystemModel.load(bad)  # the ner layout is not opened yet
     with pytest.raises(BundleError, match="does not match the sha256"):
         system.engine.prepare(random_lora(layout_slots("ner", system.engine.slots)), "test")
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_a_merged_adapter_gives_the_slot_numbers_without_slot_inputs(bundles, precision):
+    system = SystemModel.load(bundles / precision)
+    lora = random_lora(layout_slots("ner", system.engine.slots), seed=3)
+    rows = [[system.cls_id, *range(5, 30), system.sep_id]]
+    ids, mask = np.array(rows), np.ones((1, len(rows[0])), np.int64)
+    slot, merged = system.engine.prepare(lora, "test"), system.engine.merge(lora, "test")
+    assert merged.feed == {} and not any(i.name.endswith(".lora_A") for i in merged.session.get_inputs())
+    a, b = system.engine.run(ids, mask, slot), system.engine.run(ids, mask, merged)
+    plain = system.engine.run(ids, mask, system.engine.no_adapter)
+    if precision == "fp32":  # the same sums in another order
+        np.testing.assert_allclose(b, a, atol=1e-4)
+    else:  # int8: the merged weights are quantized again, the slot path quantizes its products
+        cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+        assert cos.min() > 0.99
+    assert np.abs(b - plain).max() > 1e-2  # the adapter does act
+
+
+def test_load_adapter_merge_gives_the_same_entities(tiny_bundle):
+    system = SystemModel.load(tiny_bundle)
+    slot, merged = system.load_adapter("ner"), system.load_adapter("ner", name="ner_merged", merge=True)
+    assert merged.feed.session is not None and slot.feed.session is None
+    texts = ["alpha beta gamma delta", "epsilon zeta eta theta iota kappa"]
+    got, want = system.entities(texts, "ner_merged"), system.entities(texts, "ner")
+    assert [[(e.label, e.start, e.end) for e in t] for t in got] == [[(e.label, e.start, e.end) for e in t] for t in want]
+    assert any(want) and all(abs(x.score - y.score) < 1e-5 for g, w in zip(got, want) for x, y in zip(g, w))
+    rows = [[system.cls_id, *range(5, 20), system.sep_id]]
+    np.testing.assert_allclose(system.run_ids(rows, "ner_merged")[0], system.run_ids(rows, "ner")[0], atol=1e-4)
+
+
+def test_merge_needs_the_weight_places_and_refuses_bad_ones(bundles, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(bundles / "fp32", bad)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    lora = random_lora(layout_slots("ner", [Slot.from_json(s) for s in manifest["backbone"]["slots"]]))
+    entry = manifest["backbone"]["slot_weights"]["layer.0.query.lora_A"]["weight"]
+    entry["offset"] = (bad / "backbone.onnx").stat().st_size - 4
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="lies past the end of the file"):
+        SystemModel.load(bad).engine.merge(lora, "adapter x")
+    entry["dtype"] = "float64"
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="not a valid tensor place"):
+        SystemModel.load(bad).engine.merge(lora, "adapter x")
+    del manifest["backbone"]["slot_weights"]
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="cannot merge adapter x: the bundle does not say where the weights"):
+        SystemModel.load(bad).engine.merge(lora, "adapter x")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import AdapterError
+
 
 class Engine:
     """What the runtime needs of a backend."""
@@ -20,6 +22,11 @@ class Engine:
     def prepare(self, lora: dict[str, np.ndarray], where: str) -> object:
         """An adapter's LoRA tensors (slot input name -> array) as this engine's per-call input."""
         raise NotImplementedError
+
+    def merge(self, lora: dict[str, np.ndarray], where: str) -> object:
+        """``prepare``, but with the LoRA folded into the weights (a session of its own): calls as fast as a
+        merged per-task model, at the cost of a slower load and a copy of the weights the adapter changes."""
+        raise AdapterError(f"{where}: the {self.backend} backend cannot merge adapters into the weights")
 
     def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         """Hidden states [B, S, H] of a padded batch with a prepared adapter active."""

@@ -13,7 +13,7 @@ import onnxruntime as ort
 
 from ...errors import BundleError
 from ...formats.bundle import GRAPH_OPTIMIZATION_LEVELS, ONNXRUNTIME, onnxruntime_options, verified_file
-from ...formats.lora_int8 import int8_feed
+from ...formats.lora_int8 import int8_feed, quantize_columns
 from ...formats.lora_slots import Slot, smallest_layout
 from .base import Engine
 
@@ -44,10 +44,13 @@ assert set(_LEVELS) == set(GRAPH_OPTIMIZATION_LEVELS)
 
 @dataclass(frozen=True)
 class LayoutFeed:
-    """A prepared adapter: the layout whose session runs it and that session's slot inputs."""
+    """A prepared adapter: the layout whose session runs it and that session's slot inputs, or (merged)
+    a session of its own with the adapter folded into the weights and no slot inputs."""
 
     layout: str
     feed: dict[str, np.ndarray]
+    session: ort.InferenceSession | None = None
+    arrays: tuple = ()  # the merged weights (OrtValues) the session reads: ONNX Runtime does not copy them
 
 
 class OnnxEngine(Engine):
@@ -60,7 +63,10 @@ class OnnxEngine(Engine):
         self.where = f"bundle {folder}"
         bb = manifest["backbone"]
         self.folder, self.verify = folder, verify
-        self.options = session_options(threads, spin, onnxruntime_options(manifest))
+        self.options_args = (threads, spin, onnxruntime_options(manifest))
+        self.options = session_options(*self.options_args)
+        self.full_file = bb["file"]
+        self.slot_weights: dict[str, dict] = bb.get("slot_weights", {})
         # the layouts' external data lives in backbone.onnx: it is checked (and loaded) whatever runs
         full = verified_file(folder, bb["file"], bb["sha256"], "backbone file", verify)
         self.files = {FULL: (bb["file"], bb["sha256"])}
@@ -77,12 +83,13 @@ class OnnxEngine(Engine):
             self._open(FULL, full)
         self.no_adapter = self.prepare({}, self.where)
 
-    def _open(self, layout: str, path: Path) -> ort.InferenceSession:
+    def _open(self, layout: str, path: Path, options: ort.SessionOptions | None = None) -> ort.InferenceSession:
         try:
-            session = ort.InferenceSession(str(path), self.options, providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(str(path), options or self.options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for invalid models
             raise BundleError(f"{self.where}: {path.name} cannot be loaded by ONNX Runtime ({exc})") from None
-        self.sessions[layout] = session
+        if options is None:
+            self.sessions[layout] = session
         return session
 
     def session(self, layout: str = FULL) -> ort.InferenceSession:
@@ -108,9 +115,42 @@ class OnnxEngine(Engine):
         self.session(layout)
         return LayoutFeed(layout, int8_feed(kept, slots) if self.int8_lora else kept)
 
+    def merge(self, lora: dict[str, np.ndarray], where: str) -> LayoutFeed:
+        """The adapter folded into the backbone's weights (``W += B A``, int8 weights re-quantized per
+        column): a session of the slot-less graph of its own, as fast as a merged per-task model; it
+        costs a session load and a copy of the weights the adapter changes."""
+        layout = "none" if "none" in self.layouts else FULL
+        used = [s for s in self.slots if s.a_name in lora and lora[s.a_name].shape[0] > 0]
+        missing = [s.a_name for s in used if s.a_name not in self.slot_weights]
+        if missing:
+            raise BundleError(f"{self.where}: cannot merge {where}: the bundle does not say where the weights of "
+                              f"{missing[0]} are (export it again with this version)")
+        full = self.folder / self.full_file
+        options = session_options(*self.options_args)
+        arrays = []
+        with full.open("rb") as handle:
+            for s in used:
+                entry = self.slot_weights[s.a_name]
+                weight = _read(handle, entry["weight"])
+                delta = lora[s.a_name].T.astype(np.float32) @ lora[s.b_name].T.astype(np.float32)  # [in, out]
+                if entry["scale"] is None:
+                    merged = {entry["weight"]["name"]: (weight + delta).astype(np.float32)}
+                else:
+                    dense = weight.astype(np.float32) * _read(handle, entry["scale"])[None, :] + delta
+                    q, scale = quantize_columns(dense)
+                    merged = {entry["weight"]["name"]: q, entry["scale"]["name"]: scale}
+                for name, array in merged.items():
+                    value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
+                    arrays.append(value)  # the session reads this memory: it lives as long as the feed
+                    options.add_initializer(name, value)
+        rel, sha = self.files[layout]
+        path = verified_file(self.folder, rel, sha, f"backbone layout {layout}", self.verify)
+        return LayoutFeed(f"merged:{where}", {}, self._open(layout, path, options), tuple(arrays))
+
     def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         assert isinstance(prepared, LayoutFeed)
-        return self.session(prepared.layout).run(None, {"input_ids": ids, "attention_mask": mask, **prepared.feed})[0]
+        session = prepared.session or self.session(prepared.layout)
+        return session.run(None, {"input_ids": ids, "attention_mask": mask, **prepared.feed})[0]
 
     def run_and_release(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         """ONNX Runtime's CPU arena keeps its peak size; shrink it back after this run."""
@@ -118,4 +158,20 @@ class OnnxEngine(Engine):
         options = ort.RunOptions()
         options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         feed = {"input_ids": ids, "attention_mask": mask, **prepared.feed}
-        return self.session(prepared.layout).run(None, feed, options)[0]
+        return (prepared.session or self.session(prepared.layout)).run(None, feed, options)[0]
+
+
+def _read(handle, entry: dict) -> np.ndarray:
+    """A tensor of backbone.onnx at the place the manifest gives (``slot_weights``)."""
+    try:
+        dtype, shape, offset, length = np.dtype(entry["dtype"]), [int(d) for d in entry["shape"]], entry["offset"], entry["length"]
+        if dtype not in (np.int8, np.float32) or int(np.prod(shape)) * dtype.itemsize != length or offset < 0:
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise BundleError(f"{handle.name}: backbone.slot_weights entry {entry.get('name')!r} is not a valid "
+                          "tensor place (dtype int8/float32, shape, offset, length)") from None
+    handle.seek(offset)
+    data = handle.read(length)
+    if len(data) != length:
+        raise BundleError(f"{handle.name}: backbone.slot_weights entry {entry.get('name')!r} lies past the end of the file")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)

@@ -5,13 +5,15 @@ slot defaults, and the slot-layout graphs cut from it (``layouts.py``). Its mani
 onnxruntime (the session options it needs; docs/formats.md)."""
 from __future__ import annotations
 
+import onnx
+
 from ....formats.bundle import ONNXRUNTIME
 from ....formats.hashing import sha256_file
 from ....formats.lora_slots import layout_slots
 from .. import ExportJob
 from .fusions import fuse_for_ort
 from .graph import add_slot_defaults, export_onnx, quantize_int8
-from .layouts import write_layout
+from .layouts import locate_tensors, slot_weights, write_layout
 from .lora_int8 import lora_to_int8, share_quantized_inputs
 
 FILE = "backbone.onnx"
@@ -48,6 +50,12 @@ def write(job: ExportJob) -> dict:
         raw.rename(model)
     add_slot_defaults(model, job.slots)
     log(f"{FILE}: {model.stat().st_size / 1e6:.1f} MB ({cfg.precision}), {len(job.slots)} LoRA slots")
+    graph = onnx.load(str(model))
+    weights = slot_weights(graph, job.slots)
+    places = locate_tensors(graph, {n for w in weights.values() for n in w.values() if n}, model)
+    for entry in weights.values():  # what the runtime needs to fold an adapter into the weights
+        entry["weight"] = {"name": entry["weight"], **places[entry["weight"]]}
+        entry["scale"] = entry["scale"] and {"name": entry["scale"], **places[entry["scale"]]}
     layouts = {}
     for name in cfg.slot_layouts:
         kept = layout_slots(name, job.slots)
@@ -57,4 +65,4 @@ def write(job: ExportJob) -> dict:
         log(f"{path.name}: {len(kept)} LoRA slots, {path.stat().st_size / 1e3:.0f} kB (its weights are {FILE}'s)")
     return {"file": model.name, "sha256": sha256_file(model), "opset": cfg.opset, "int8_options": cfg.int8_options,
             "precision": cfg.precision, "lora_precision": lora_precision, "fusions": fusions, "layouts": layouts,
-            "onnxruntime": ONNXRUNTIME}
+            "slot_weights": weights, "onnxruntime": ONNXRUNTIME}

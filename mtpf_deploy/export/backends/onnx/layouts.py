@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 
 from ....formats.lora_int8 import scale_name
 from ....formats.lora_slots import Slot
@@ -111,3 +113,62 @@ def write_layout(full: Path, out: Path, slots: list[Slot], keep: set[str]) -> in
     onnx.save(model, str(out))
     onnx.checker.check_model(str(out))
     return shared
+
+
+MATMULS = ("MatMulInteger", "MatMul")
+
+
+def slot_weights(model: onnx.ModelProto, slots: list[Slot]) -> dict[str, dict]:
+    """Each slot's base weight in the graph: ``{a_name: {"weight": W, "scale": its per-column scale
+    (int8) or None (fp32)}}``, W stored [in, out]. Found by walking back from the slot's LoRA add to the
+    MatMul of its base projection (bias add, dequantizing Mul and Cast in between); what the runtime
+    needs to fold an adapter into the weights (``runtime/engines/onnx.py``)."""
+    graph = model.graph
+    uses = _uses(graph)
+    producer = {o: n for n in graph.node for o in n.output}
+    initializers = {t.name for t in graph.initializer}
+    out: dict[str, dict] = {}
+    for s in slots:
+        _, base = _lora_add(uses, s)
+        node = _nearest_matmul(producer[base], producer, initializers)
+        if node is None:
+            raise RuntimeError(f"slot {s.a_name}: cannot find its base weight")
+        weight = node.input[1]
+        entry = {"weight": weight, "scale": None}
+        if node.op_type == "MatMulInteger":
+            entry["scale"] = weight.removesuffix("_quantized") + "_scale"
+            zero_point = node.input[3] if len(node.input) > 3 else ""
+            if entry["scale"] not in initializers or not zero_point or np.any(numpy_helper.to_array(
+                    next(t for t in graph.initializer if t.name == zero_point))):
+                raise RuntimeError(f"slot {s.a_name}: {weight} is not symmetric per-column int8 with a scale")
+        out[s.a_name] = entry
+    return out
+
+
+def _nearest_matmul(start: onnx.NodeProto, producer: dict, initializers: set[str], depth: int = 4):
+    """The MatMul with an initializer weight nearest above ``start`` (breadth first, ``depth`` steps)."""
+    frontier = [start]
+    for _ in range(depth + 1):
+        for node in frontier:
+            if node.op_type in MATMULS and node.input[1] in initializers:
+                return node
+        frontier = [producer[i] for n in frontier for i in n.input if i in producer]
+    return None
+
+
+def locate_tensors(model: onnx.ModelProto, names: set[str], full: Path) -> dict[str, dict]:
+    """Where each named initializer's bytes lie in the file ``full`` (the graph ``model`` was saved as):
+    ``{name: {"offset", "length", "dtype", "shape"}}`` — so that the torch- and onnx-free runtime can
+    read them with numpy."""
+    content = full.read_bytes()
+    out = {}
+    for t in model.graph.initializer:
+        if t.name not in names:
+            continue
+        array = numpy_helper.to_array(t)
+        raw = array.tobytes()
+        offset = content.find(raw)
+        if offset < 0:  # any match holds the same values
+            raise RuntimeError(f"{t.name}: cannot locate its bytes in {full.name}")
+        out[t.name] = {"offset": offset, "length": len(raw), "dtype": str(array.dtype), "shape": list(array.shape)}
+    return out
