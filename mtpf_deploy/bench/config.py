@@ -18,6 +18,8 @@ class BenchConfig(Settings):
     threads: list[int] | None = setting(None, "comma list of thread counts", bounds=(0, None), open_low=True,
                                          default_text="1,2; --quick: 1")
     repeats: int | None = setting(None, "timed rounds per point", bounds=(1, None), default_text="30; --quick: 3")
+    busy_sibling: bool = setting(False, "also time the latency table with a busy process on the sibling core (the bench "
+                                        "pinned with taskset -c 0: the load runs on CPU 1), as on a phone")
     baselines: bool = setting(True, "also time the torch baselines (--no-baselines: only the bundle's own variants, "
                                     "no torch needed)")
     trust: str | None = setting(None, "trust policy every adapter must satisfy", path="file",

@@ -13,9 +13,10 @@ from ..data.tokenization import SPECIAL_TOKENS, content_window, windows
 from ..errors import MtpfError
 from ..formats.adapter_file import read_adapter_file
 from ..formats.bundle import bundle_path, read_bundle_manifest
-from ..formats.lora_slots import Slot
+from ..formats.lora_slots import Slot, layout_slots
 from ..runtime import SystemModel
 from ..runtime.tasks.ner import default_stride
+from .load import sibling_load
 from .machine import machine_info
 from .memory import rss_in_subprocess
 from .roofline import gemm_ceiling, linear_flops
@@ -35,13 +36,23 @@ class BenchSettings:
     throughput_length: int = 64
     long_text_tokens: int = 256
     e2e_lengths: list[int] = field(default_factory=lambda: [32, 128])
+    busy_sibling: bool = False  # latency also measured with a load generator on the sibling core
 
 
 QUICK = BenchSettings(lengths=[16, 32], threads=[1], repeats=3, warmup=1, adapter_counts=[0, 1, 2], batches=[4],
                       throughput_length=16, long_text_tokens=64, e2e_lengths=[16])
 
 OURS_ADAPTER, OURS_PLAIN, OURS_FP32 = "ours {p} + adapter", "ours {p}, no adapter", "ours fp32 + adapter"
+OURS_MERGED, OURS_TC = "ours {p} + adapter merged at load", "ours {p} + TC-sized adapter"
+OURS_FULL_PLAIN = "ours {p}, no adapter, all-slot graph"
 MERGED, EAGER, EXECUTORCH = "merged per-task int8", "PyTorch eager + PEFT", "ExecuTorch {p}+ adapter"
+MERGED_TC = "merged per-task int8 (TC-sized)"
+
+
+def tc_sized(lora: dict[str, np.ndarray], slots: list[Slot]) -> dict[str, np.ndarray]:
+    """The adapter's LoRA on the task-primary LoRAs' slots only (query, key, MLP of the last 2 layers)."""
+    kept = {s.a_name for s in layout_slots("tc", slots)}
+    return {k: v for s in slots if s.a_name in kept for k, v in lora.items() if k in (s.a_name, s.b_name)}
 
 
 def _pick_adapters(manifest: dict, folder: Path, name: str | None) -> tuple[str, str | None]:
@@ -65,6 +76,7 @@ class Baselines:
         self.skipped: dict[str, str] = {}
         self.fp32_bundle: Path | None = None
         self.merged_model: Path | None = None
+        self.merged_tc_model: Path | None = None
         self.eager = None
         self.fusions: dict[str, int] = {}
         try:
@@ -97,6 +109,11 @@ class Baselines:
         folder = merged_backbone(source, lora, slots, work / "merged_hf")
         self.merged_model = work / "merged_int8.onnx"
         self.fusions = export_merged_int8(folder, self.merged_model)
+        tc = tc_sized(lora, slots)
+        if tc:
+            log("building the merged per-task int8 model of the TC-sized adapter ...")
+            self.merged_tc_model = work / "merged_tc_int8.onnx"
+            export_merged_int8(merged_backbone(source, tc, slots, work / "merged_tc_hf"), self.merged_tc_model)
         self.eager = eager_peft(source, lora, slots)
 
 
@@ -183,6 +200,12 @@ def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None,
         else:
             result["skipped"][EXECUTORCH.format(p="")] = "the bundle has no ExecuTorch backbone (--format both)"
         result["latency"] = _latency(ours, feeds, base, et, others, lengths, settings, precision, manifest, log)
+        if settings.busy_sibling:
+            with sibling_load(True) as load:
+                log(f"latency again with a busy process on CPU {load['cpu']} ...")
+                result["latency_busy_sibling"] = _latency(ours, feeds, base, et, others, lengths, settings, precision,
+                                                          manifest, log)
+            result["settings"]["sibling_load"] = load
         result["end_to_end"] = _end_to_end(ours[1 if 1 in ours else settings.threads[0]], name, tc_name,
                                            settings, log)
         result["long_text"] = _long_text(ours[min(ours)], name, settings)
@@ -236,6 +259,19 @@ def _latency(ours, feeds, base, et, others, lengths, settings, precision, manife
             OURS_ADAPTER.format(p=precision): lambda i, m, s=s, f=feeds[t].feed: s.engine.run(i, m, f),
             OURS_PLAIN.format(p=precision): lambda i, m, s=s: s.engine.run(i, m, s.engine.no_adapter),
         }
+        if s.backend == "onnx":
+            from ..runtime.engines.onnx import FULL, LayoutFeed
+
+            merged_feed = s.load_adapter(_adapter_file(s, feeds[t]), name=f"{feeds[t].name}__merged", merge=True).feed
+            calls[OURS_MERGED.format(p=precision)] = lambda i, m, s=s, f=merged_feed: s.engine.run(i, m, f)
+            tc = tc_sized(_lora_of(s, feeds[t]), s.engine.slots)
+            if tc:
+                calls[OURS_TC.format(p=precision)] = lambda i, m, s=s, f=s.engine.prepare(tc, "bench"): s.engine.run(i, m, f)
+            if s.engine.layouts:
+                calls[OURS_FULL_PLAIN.format(p=precision)] = lambda i, m, s=s: s.engine.run(i, m, LayoutFeed(FULL, {}))
+        if base is not None and base.merged_tc_model is not None:
+            merged_tc = _ort_session(base.merged_tc_model, t, spin=max(settings.threads) == 1, ours=True)
+            calls[MERGED_TC] = lambda i, m, sess=merged_tc: sess.run(None, {"input_ids": i, "attention_mask": m})
         if fp32 is not None:
             a = fp32[t].load_adapter(_adapter_file(ours[t], feeds[t]))
             calls[OURS_FP32] = lambda i, m, s=fp32[t], f=a.feed: s.engine.run(i, m, f)
@@ -264,7 +300,13 @@ def _latency(ours, feeds, base, et, others, lengths, settings, precision, manife
                                 settings.warmup)
             for variant, stats in timed.items():
                 by_length.setdefault(variant, {})[str(n)] = stats
+        if f"{feeds[t].name}__merged" in s.adapters:
+            s.unload_adapter(f"{feeds[t].name}__merged")  # its weights copy would count in the memory rows
     return out
+
+
+def _lora_of(system: SystemModel, adapter) -> dict[str, np.ndarray]:
+    return read_adapter_file(Path(_adapter_file(system, adapter))).lora
 
 
 def _adapter_file(system: SystemModel, adapter) -> str:

@@ -22,7 +22,7 @@ def _command(cfg: BenchConfig, out: Path) -> str:
             command += [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
     for spec in cfg.compare:
         command += ["--compare", spec]
-    command += ["--quick"] * cfg.quick + ["--no-baselines"] * (not cfg.baselines)
+    command += ["--quick"] * cfg.quick + ["--no-baselines"] * (not cfg.baselines) + ["--busy-sibling"] * cfg.busy_sibling
     return shlex.join(command)
 
 
@@ -44,7 +44,8 @@ def bench_cmd(out: Path, cfg: BenchConfig) -> None:
         raise MtpfError(f"--bundle {cfg.bundle}: not a bundle folder")
     settings = dataclasses.replace(QUICK if cfg.quick else BenchSettings(),
                                    **{k: v for k, v in (("lengths", cfg.lengths), ("threads", cfg.threads),
-                                                        ("repeats", cfg.repeats)) if v is not None})
+                                                        ("repeats", cfg.repeats)) if v is not None},
+                                   busy_sibling=cfg.busy_sibling)
     others = {}
     for spec in cfg.compare:
         name, sep, path = spec.partition("=")

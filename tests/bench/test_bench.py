@@ -15,7 +15,7 @@ from mtpf_deploy.formats.adapter_file import read_adapter_file
 from mtpf_deploy.formats.lora_slots import Slot
 from mtpf_deploy.runtime import SystemModel
 
-TARGETS = 12
+TARGETS = 20  # 4 latency ratios at 3 lengths + 8 others (issues 9, 25)
 
 
 def _bench(*args: str):
@@ -37,7 +37,9 @@ def test_quick_run_writes_the_documented_schema(quick):
             "roofline", "targets", "skipped", "command"} <= set(result)
     assert set(result["machine"]["flags"]) >= {"avx2", "avx512_vnni"} or result["machine"]["machine"] != "x86_64"
     latency = result["latency"]["threads=1"]
-    for variant in ("ours fp32 + adapter", "ours fp32, no adapter", "merged per-task int8", "PyTorch eager + PEFT"):
+    for variant in ("ours fp32 + adapter", "ours fp32, no adapter", "merged per-task int8", "PyTorch eager + PEFT",
+                    "ours fp32 + adapter merged at load", "ours fp32 + TC-sized adapter", "merged per-task int8 (TC-sized)",
+                    "ours fp32, no adapter, all-slot graph"):
         for n in ("16", "32"):
             stats = latency[variant][n]
             assert 0 < stats["median_ms"] <= stats["p95_ms"] and stats["n"] == 3
@@ -48,17 +50,23 @@ def test_quick_run_writes_the_documented_schema(quick):
     fused = {t["target"]: t["met"] for t in result["targets"]}
     assert fused["attention fused (MultiHeadAttention per layer)"] is True
     md = (out / "bench.md").read_text()
-    assert "## Targets (issue 9)" in md and "mtpf-deploy bench --bundle" in md
+    assert "## Targets (issues 9 and 25)" in md and "mtpf-deploy bench --bundle" in md
     for png in ("latency.png", "memory.png", "roofline.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_no_baselines_needs_only_the_bundle(tiny_bundle, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # as in a runtime-only install: the GEMM ceiling is skipped
-    done = _bench("--bundle", str(tiny_bundle), "--quick", "--no-baselines", "--lengths", "8", "--out", str(tmp_path))
+    done = _bench("--bundle", str(tiny_bundle), "--quick", "--no-baselines", "--lengths", "8", "--busy-sibling",
+                  "--out", str(tmp_path))
     assert done.exit_code == 0, done.output
     result = json.loads((tmp_path / "bench.json").read_text())
-    assert set(result["latency"]["threads=1"]) == {"ours fp32 + adapter", "ours fp32, no adapter"}
+    ours = {"ours fp32 + adapter", "ours fp32, no adapter", "ours fp32 + adapter merged at load",
+            "ours fp32 + TC-sized adapter", "ours fp32, no adapter, all-slot graph"}
+    assert set(result["latency"]["threads=1"]) == ours
+    # the same table with a load generator on another CPU (or on ours, recorded, when pinned to none)
+    assert set(result["latency_busy_sibling"]["threads=1"]) == ours and result["settings"]["sibling_load"]["busy_sibling"]
+    assert "busy sibling core" in (tmp_path / "bench.md").read_text() and "--busy-sibling" in result["command"]
     assert result["skipped"]["PyTorch eager + PEFT"] == "--no-baselines"
     assert result["roofline"] == {} and "needs the onnx package" in result["skipped"]["GEMM ceiling (roofline)"]
     assert not (tmp_path / "roofline.png").exists() and (tmp_path / "latency.png").exists()
