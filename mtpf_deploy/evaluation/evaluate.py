@@ -103,8 +103,11 @@ class Evaluator:
             metrics = adapt_ner(cfg, {"train": splits["train"], "test": splits["test"]}, Path(tmp) / "adapter",
                                 log=lambda m: None if not m.startswith("warning") else self.log(m))
         test = metrics["test"]
-        return {"metric": "f1", "value": test["f1"], "precision": test["precision"], "recall": test["recall"],
-                "train_examples": metrics["train_sentences"], "eval_examples": test["sentences"]}
+        out = {"metric": "f1", "value": test["f1"], "precision": test["precision"], "recall": test["recall"],
+               "train_examples": metrics["train_sentences"], "eval_examples": test["sentences"]}
+        if "shipped" in test:  # the F1 of the runtime's entities (evaluation/shipped.py) beside seqeval's
+            out["shipped_f1"] = test["shipped"]["f1"]
+        return out
 
     def _tc(self, cell: Cell) -> dict:
         from ..training.adapt.config import TcAdaptConfig

@@ -43,6 +43,8 @@ class NerAdaptConfig(AdaptConfig):
     # (docs/results/adapt_ner_protocol.md)
     schedule: str = setting("constant", "joint-phase learning rate: constant, or linear decay to 0",
                             choices=("constant", "linear"))
+    shipped_metric: bool = setting(True, "also score dev/test entities as the runtime returns them (an fp32 bundle of "
+                                         "the adapter, SystemModel.entities, character spans; needs the export install)")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -160,9 +162,36 @@ def adapt_ner(cfg: NerAdaptConfig, splits: dict[str, list[TaggedSentence]], out:
             backbone={"name": str(cfg.backbone), "weights_sha256": weights_sha},
             card=cfg.card_fields(),
         ))
+        if cfg.shipped_metric:
+            shipped_metrics(cfg.backbone, tmp, splits, metrics, log)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (tmp / "config.json").write_text(json.dumps({"command": "adapt ner", **cfg.to_dict()}, indent=2) + "\n")
     return metrics
+
+
+def shipped_metrics(backbone: str, adapter: Path, splits: dict, metrics: dict, log: Callable[[str], None]) -> None:
+    """Add to ``metrics[split]["shipped"]`` the entity scores of what an app gets: the adapter in an fp32
+    bundle, ``SystemModel.entities`` on each sentence (words joined by spaces), exact type + character
+    span matches (``evaluation/shipped.py``); beside seqeval's token-level F1."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("onnx", "onnxscript")):
+        log("shipped metric skipped: scoring the runtime's entities needs the export install (onnx, onnxscript)")
+        return
+    from ...evaluation.shipped import shipped_ner_scores
+    from ...export.write_bundle import export_bundle
+    from ...runtime import SystemModel
+
+    with tempfile.TemporaryDirectory(prefix=".shipped-", dir=adapter.parent) as tmp:
+        bundle = Path(tmp) / "bundle"
+        export_bundle(backbone, {"ner": adapter}, bundle, precision="fp32", slot_layouts=[], log=lambda m: None)
+        system = SystemModel.load(bundle, threads=1)
+        for split in ("dev", "test"):
+            if split in metrics:
+                got = shipped_ner_scores(system, "ner", splits[split], f"runtime entities ({split})")
+                metrics[split]["shipped"] = {k: got[k] for k in ("f1", "precision", "recall", "gold", "predicted")}
+                log(f"{split}: entity F1 of the runtime's entities {got['f1']:.4f} (P {got['precision']:.4f} "
+                    f"R {got['recall']:.4f}; seqeval {metrics[split]['f1']:.4f})")
 
 
 def load_ner_tagger(backbone: str | Path, adapter_dir: str | Path, device: str = "cpu") -> tuple[TokenTagger, list[str]]:

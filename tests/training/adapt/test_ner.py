@@ -47,6 +47,24 @@ def test_output_folder_is_peft_plus_head(trained):
     assert json.loads((out / "metrics.json").read_text())["test"]["f1"] == metrics["test"]["f1"]
 
 
+def test_reports_the_f1_of_the_runtimes_entities_beside_seqeval(trained, ner_splits, tmp_path):
+    """``metrics[split]["shipped"]`` is what an app gets: the runtime's entities on an fp32 bundle of the
+    adapter, scored by type and character span — recomputed here from such a bundle, it is the same."""
+    from mtpf_deploy.evaluation.shipped import shipped_ner_scores
+    from mtpf_deploy.export.write_bundle import export_bundle
+    from mtpf_deploy.runtime import SystemModel
+
+    out, metrics = trained
+    shipped = metrics["test"]["shipped"]
+    assert json.loads((out / "metrics.json").read_text())["test"]["shipped"] == shipped
+    export_bundle(json.loads((out / "config.json").read_text())["backbone"], {"ner": out}, tmp_path / "b",
+                  precision="fp32", log=lambda m: None)
+    again = shipped_ner_scores(SystemModel.load(tmp_path / "b"), "ner", ner_splits["test"])
+    assert shipped["f1"] == pytest.approx(again["f1"]) and shipped["gold"] == again["gold"] > 0
+    # on this synthetic task the runtime's decoding keeps what seqeval counts (words = whitespace runs)
+    assert abs(shipped["f1"] - metrics["test"]["f1"]) < 0.05
+
+
 def test_save_load_round_trip_gives_same_metrics(trained, tiny_bert, ner_splits):
     out, metrics = trained
     model, labels = load_ner_tagger(str(tiny_bert), out)
