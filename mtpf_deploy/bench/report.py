@@ -106,6 +106,11 @@ def markdown(result: dict, command: str) -> str:
               "| N | RSS ours (bundle + N adapters), MB | RSS N merged models, MB |", "|---|---|---|"]
     ours_rss, merged_rss = a["rss_mb"]["ours (bundle + N adapters)"], a["rss_mb"]["N merged per-task int8 models"]
     lines += [f"| {n} | {_fmt(v)} | {_fmt(merged_rss.get(n, '—'))} |" for n, v in ours_rss.items()]
+    backend_rss = result.get("backend_rss_mb", {})
+    if backend_rss.get("rss_mb"):
+        lines += ["", f"RSS of a fresh process holding the bundle after one call ({backend_rss['rows']} row × "
+                  f"{backend_rss['length']} tokens): " + ", ".join(f"{k} {_fmt(v)} MB" for k, v in backend_rss["rss_mb"].items())
+                  + "."]
     lines += ["", "Sizes: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in a["sizes_bytes"].items()) + ".", "",
               "## Throughput (texts/s, 1 thread)", "", "| batch | " + " | ".join(next(iter(result["throughput"].values()))) + " |",
               "|---|" + "---|" * len(next(iter(result["throughput"].values())))]

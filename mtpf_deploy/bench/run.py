@@ -211,6 +211,7 @@ def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None,
         result["long_text"] = _long_text(ours[min(ours)], name, settings)
         result["adapters"] = _adapters(ours[min(ours)], bundle, adapter_path, base, settings, log)
         result["throughput"] = _throughput(ours[min(ours)], name, base, others, settings, precision, log)
+        result["backend_rss_mb"] = _backend_rss(bundle, manifest, settings, result["skipped"], log)
     try:
         import onnx  # noqa: F401  # builds the one-op GEMM graphs
     except ImportError:
@@ -307,6 +308,20 @@ def _latency(ours, feeds, base, et, others, lengths, settings, precision, manife
 
 def _lora_of(system: SystemModel, adapter) -> dict[str, np.ndarray]:
     return read_adapter_file(Path(_adapter_file(system, adapter))).lora
+
+
+def _backend_rss(bundle: Path, manifest: dict, settings: BenchSettings, skipped: dict, log) -> dict:
+    """RSS of a fresh process holding the bundle on each of its backends after one call of one row at
+    the throughput length (``bench/memory.py`` mode ``backend``)."""
+    out: dict = {}
+    length = min(settings.throughput_length, manifest["backbone"]["max_length"])
+    for backend in manifest.get("backends", ["onnx"]):
+        log(f"memory: {backend} backend")
+        try:
+            out[backend] = rss_in_subprocess("backend", bundle, backend, 1, length)["rss_mb"]
+        except RuntimeError as exc:
+            skipped[f"RSS of the {backend} backend"] = str(exc)[-200:]
+    return {"rows": 1, "length": length, "rss_mb": out}
 
 
 def _adapter_file(system: SystemModel, adapter) -> str:

@@ -75,19 +75,17 @@ def load_gate_examples(tasks: dict[str, str], sources: dict[str, str], fmt: str 
     return {name: gate_examples(tasks[name], source, fmt, data_root) for name, source in sources.items()}
 
 
-def run_gate(bundle: Path, backbone: str, adapters: dict[str, Path], tasks: dict[str, str], sources: dict[str, str],
+def run_gate(bundle: Path, export_fp32: Callable[[Path], object], tasks: dict[str, str], sources: dict[str, str],
              examples: dict[str, list], max_drop: float, log: Callable[[str], None]) -> dict:
-    """Score each gated adapter on ``bundle`` (int8) and on an fp32 export made for the comparison;
-    returns the manifest's ``accuracy_gate`` record, or raises past ``max_drop``."""
+    """Score each gated adapter on ``bundle`` (int8) and on the fp32 bundle ``export_fp32(folder)`` writes
+    for the comparison; returns the manifest's ``accuracy_gate`` record, or raises past ``max_drop``."""
     from ..runtime import SystemModel
-    from .write_bundle import export_bundle
 
     report: dict = {"max_drop_points": max_drop, "adapters": {}}
     with tempfile.TemporaryDirectory(prefix=".gate-", dir=bundle.parent) as tmp:
         log("accuracy gate: exporting an fp32 reference bundle ...")
         reference = Path(tmp) / "fp32"
-        export_bundle(backbone, {n: adapters[n] for n in sources}, reference, precision="fp32", slot_layouts=[],
-                      log=lambda m: None)
+        export_fp32(reference)
         ref_system, system = SystemModel.load(reference, threads=1), SystemModel.load(bundle, threads=1)
         for name, task in ((n, tasks[n]) for n in sources):
             fp32, ref_pred = score(ref_system, name, task, examples[name])

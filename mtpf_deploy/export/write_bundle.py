@@ -142,7 +142,10 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
         progress.close()
         write_bundle_manifest(tmp, manifest)
         if gate_sources:
-            manifest["accuracy_gate"] = run_gate(tmp, str(backbone), adapters, tasks, gate_sources, gate_examples,
+            gated = {name: adapters[name] for name in gate_sources}
+            reference = lambda folder: export_bundle(backbone, gated, folder, precision="fp32",  # noqa: E731
+                                                     slot_layouts=[], log=lambda m: None)
+            manifest["accuracy_gate"] = run_gate(tmp, reference, tasks, gate_sources, gate_examples,
                                                  cfg.gate_max_drop, log)
             write_bundle_manifest(tmp, manifest)
     return manifest

@@ -46,6 +46,7 @@ def test_quick_run_writes_the_documented_schema(quick):
     assert any("ExecuTorch" in k for k in result["skipped"])  # the tiny bundle has no ExecuTorch backbone
     rss = result["adapters"]["rss_mb"]
     assert set(rss["ours (bundle + N adapters)"]) == {"0", "1", "2"} and set(rss["N merged per-task int8 models"]) == {"1", "2"}
+    assert set(result["backend_rss_mb"]["rss_mb"]) == {"onnx"} and result["backend_rss_mb"]["rss_mb"]["onnx"] > 10
     assert len(result["targets"]) == TARGETS and all({"target", "value", "limit", "met"} <= set(t) for t in result["targets"])
     fused = {t["target"]: t["met"] for t in result["targets"]}
     assert fused["attention fused (MultiHeadAttention per layer)"] is True
