@@ -3,8 +3,8 @@ ONNX backbone as exported before (no export fusions, fp32 LoRA; ONNX Runtime's s
 residual + LayerNorm into SkipLayerNormalization itself), + attention/GELU fusions at export, + int8
 LoRA, + SkipLayerNormalization left unfused (today's default: its CPU kernel is slower than Add +
 LayerNormalization), + slot layouts (issue 25: the adapter runs on a graph with slots only on query, key
-and MLP; no adapter on the slot-less graph; today's default), and the adapter merged into the weights at
-load (``load_adapter(merge=True)``); beside them the merged per-task int8 model (the adapter's LoRA
+and MLP; no adapter on the slot-less graph), + per-row int8 embedding tables (today's default), and the
+adapter merged into the weights at load (``load_adapter(merge=True)``); beside them the merged per-task int8 model (the adapter's LoRA
 added into the weights before export). Batch 1, 1 thread, NER-sized adapter (LoRA r32 on query/key/MLP
 of all 6 layers), medians.
 
@@ -30,13 +30,14 @@ from mtpf_deploy.runtime.engines.onnx import session_options
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 # name -> (export options, ONNX Runtime's SkipLayerNormFusion on)
-FULL_ONLY: dict = {"slot_layouts": []}
-STEPS = {"1 before (no fusions, fp32 LoRA)": (dict(fuse=False, int8_lora=False, **FULL_ONLY), True),
-         "2 + attention/GELU fusions": (dict(fuse=True, int8_lora=False, **FULL_ONLY), True),
-         "3 + int8 LoRA": (dict(fuse=True, int8_lora=True, **FULL_ONLY), True),
-         "4 + no SkipLayerNorm": (dict(fuse=True, int8_lora=True, **FULL_ONLY), False),
-         "5 + slot layouts (default)": (dict(fuse=True, int8_lora=True), False),
-         "6 adapter merged at load": (dict(fuse=True, int8_lora=True), False)}
+BEFORE: dict = {"slot_layouts": [], "int8_embeddings": "per-tensor"}
+STEPS = {"1 before (no fusions, fp32 LoRA)": (dict(fuse=False, int8_lora=False, **BEFORE), True),
+         "2 + attention/GELU fusions": (dict(fuse=True, int8_lora=False, **BEFORE), True),
+         "3 + int8 LoRA": (dict(fuse=True, int8_lora=True, **BEFORE), True),
+         "4 + no SkipLayerNorm": (dict(fuse=True, int8_lora=True, **BEFORE), False),
+         "5 + slot layouts": (dict(fuse=True, int8_lora=True, int8_embeddings="per-tensor"), False),
+         "6 + per-row int8 embeddings (default)": (dict(fuse=True, int8_lora=True), False),
+         "7 adapter merged at load": (dict(fuse=True, int8_lora=True), False)}
 MERGED = "merged per-task int8 model"
 
 
@@ -59,7 +60,7 @@ def main() -> None:
             if skip_layer_norm:  # ONNX Runtime's default session optimizers, as the runtime had before
                 systems[name].engine.sessions["all"] = ort.InferenceSession(  # type: ignore[attr-defined]
                     str(tmp / str(i) / "backbone.onnx"), session_options(1), providers=["CPUExecutionProvider"])
-        feeds = {name: s.load_adapter("ner", merge=name.startswith("6")).feed for name, s in systems.items()}
+        feeds = {name: s.load_adapter("ner", merge=name.startswith("7")).feed for name, s in systems.items()}
         from mtpf_deploy.bench.baselines import export_merged_int8, merged_backbone
         from mtpf_deploy.bench.run import _ort_session
         from mtpf_deploy.formats.adapter_file import read_adapter_file
@@ -76,7 +77,7 @@ def main() -> None:
             calls = {}
             for name, s in systems.items():
                 calls[f"{name} + adapter"] = lambda s=s, f=feeds[name], i=ids, m=mask: s.engine.run(i, m, f)
-                if not name.startswith("6"):
+                if not name.startswith("7"):
                     calls[f"{name}, no adapter"] = lambda s=s, i=ids, m=mask: s.engine.run(i, m, s.engine.no_adapter)
             calls[MERGED] = lambda i=ids, m=mask: merged.run(None, {"input_ids": i, "attention_mask": m})
             for variant, stats in interleaved(calls, args.repeats, 3).items():

@@ -29,6 +29,8 @@ class ExportConfig(Settings):
                                             "see docs/export.md)", choices=(FFN_OUT,), multiple=True)
     int8_ops: list[str] = setting(list(INT8_OPS), "op types quantized to int8 (MatMul weights, embedding Gathers)",
                                   choices=INT8_OPS)
+    int8_embeddings: str = setting("per-row", "int8 embedding tables: one scale per row (a token's vector) or ONNX "
+                                   "Runtime's one scale per table (docs/evaluation.md)", choices=("per-row", "per-tensor"))
     fuse: bool = setting(True, "ONNX: fuse attention and GELU for ONNX Runtime (docs/benchmarks.md)")
     int8_lora: bool = setting(True, "int8 ONNX bundle: compute the LoRA products in int8 too (adapters quantized per "
                                     "channel when loaded; a quarter of the memory)")
@@ -70,6 +72,8 @@ class ExportConfig(Settings):
             out["keep_fp32"] = list(self.int8_keep_fp32)
         if tuple(self.int8_ops) != INT8_OPS:
             out["op_types"] = list(self.int8_ops)
+        if self.int8_embeddings != "per-row":
+            out["embeddings"] = self.int8_embeddings
         return out
 
 

@@ -86,3 +86,29 @@ def test_no_adapter_default_is_deterministic_and_matches_the_fp32_lora_graph(bun
     again, _ = int8.run_ids(rows)
     np.testing.assert_array_equal(first, again)
     np.testing.assert_allclose(first, ref.run_ids(rows)[0], atol=1e-5)
+
+
+def test_embedding_tables_are_int8_with_one_scale_per_row(bundles, tiny_bert):
+    """The default int8 export quantizes each embedding table per row (one scale per token vector), not
+    per table: the graph gathers int8 rows and their scales, and the dequantized rows are the tiny
+    BERT's own embeddings within half a step of each row's scale."""
+    from onnx import numpy_helper
+    from safetensors.numpy import load_file
+
+    model = onnx.load(str(bundles / "int8" / "backbone.onnx"))
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    rows = [n for n in inits if n.endswith(".int8_rows")]
+    assert any("word_embeddings" in n for n in rows) and not any(n.endswith("word_embeddings.weight_quantized") for n in inits)
+    name = next(n for n in rows if "word_embeddings" in n)
+    q, scale = inits[name], inits[name.replace(".int8_rows", ".row_scale")]
+    assert q.dtype == np.int8 and scale.shape == (q.shape[0],) and len(np.unique(scale)) > 1
+    weights = load_file(str(tiny_bert / "model.safetensors"))
+    table = next(v for k, v in weights.items() if k.endswith("word_embeddings.weight"))
+    assert np.abs(q * scale[:, None] - table).max(axis=1).max() <= scale.max() / 2 + 1e-6
+    assert (np.abs(q * scale[:, None] - table).max(axis=1) <= scale / 2 + 1e-6).all()
+    # ONNX Runtime's own per-table quantization stays available
+    manifest = export_bundle(str(tiny_bert), {}, bundles / "per_tensor", quantize="int8", int8_embeddings="per-tensor",
+                             log=lambda m: None)
+    assert manifest["backbone"]["int8_options"] == {"embeddings": "per-tensor"}
+    names = {t.name for t in onnx.load(str(bundles / "per_tensor" / "backbone.onnx")).graph.initializer}
+    assert any(n.endswith("word_embeddings.weight_quantized") for n in names) and not any(n.endswith(".int8_rows") for n in names)

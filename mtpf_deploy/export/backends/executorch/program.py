@@ -78,6 +78,7 @@ def export_executorch(backbone_dir: str | Path, out_dir: Path, max_rank: int, ma
         delegate_external_constants_pass_unlifted(unlifted, tag)
         flat = (dynamic[0], dynamic[1], *dynamic[2])  # the unlifted module takes the inputs flat
         program = export(unlifted, (ids, mask, *lora), dynamic_shapes=flat, strict=False)
+        _tag_lifted_constants(program, DATA_NAME)
         edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
         et = edge.to_executorch(ExecutorchBackendConfig(external_constants=tag))
     pte = out_dir / program_name
@@ -92,6 +93,18 @@ def export_executorch(backbone_dir: str | Path, out_dir: Path, max_rank: int, ma
     written[0].rename(ptd)
     scratch.rmdir()
     return pte, ptd, slots
+
+
+def _tag_lifted_constants(program, tag: str) -> None:
+    """Tag every lifted constant of ``program`` for the ``.ptd``. The unlifted-graph pass above misses the
+    int8 weights pt2e folds (``quantize_per_channel_default`` attributes): re-exported they become new
+    ``_frozen_param`` placeholders without its tag, and XNNPACK then serializes them into the ``.pte``.
+    XNNPACK's ``PropagateCustomMetaPass`` carries the tag on to their dequantize nodes."""
+    sig = program.graph_signature
+    constants = {*sig.inputs_to_parameters, *sig.inputs_to_buffers, *sig.inputs_to_lifted_tensor_constants}
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in constants:
+            node.meta.setdefault("custom", {})["delegate_constant_tag"] = tag
 
 
 def _quantize_int8(module: torch.nn.Module, example: tuple) -> torch.nn.Module:

@@ -42,7 +42,7 @@ def write(job: ExportJob) -> dict:
     model = tmp / FILE
     if cfg.precision == "int8":
         log(f"quantizing to int8 (dynamic, per-channel {' + '.join(cfg.int8_ops)} weights; LoRA {lora_precision}) ...")
-        quantize_int8(raw, model, tuple(cfg.int8_ops), tuple(cfg.int8_keep_fp32))
+        quantize_int8(raw, model, tuple(cfg.int8_ops), tuple(cfg.int8_keep_fp32), cfg.int8_embeddings)
         raw.unlink()
         if lora_precision == "int8":
             fusions["lora_shared_input_quantization"] = share_quantized_inputs(model)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 from torch.export import Dim
 
 from ....formats.bundle import INPUTS, OUTPUTS
@@ -52,11 +52,13 @@ def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_ra
 
 
 def quantize_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "Gather"),
-                  keep_fp32: tuple[str, ...] = ()) -> None:
+                  keep_fp32: tuple[str, ...] = (), embeddings: str = "per-row") -> None:
     """Dynamic int8, per-channel weights, on the backbone's MatMuls and embedding Gathers.
 
     Runs before slot defaults exist: the LoRA MatMuls then have no initializer weight and stay float.
-    ``keep_fp32=("ffn_out",)`` leaves the MLP down-projections in fp32 (see benchmarks/int8_variants.py)."""
+    ``keep_fp32=("ffn_out",)`` leaves the MLP down-projections in fp32 (see benchmarks/int8_variants.py);
+    ``embeddings``: ``per-row`` (one scale per table row, ``quantize_gathers_per_row``) or ``per-tensor``
+    (ONNX Runtime's quantizer: one scale per table)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     exclude: list[str] = []
@@ -73,7 +75,58 @@ def quantize_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "
     # export leaves nothing that the next export does not remove
     with quiet_loggers(root=True), _temp_folder(dst.parent):
         quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=list(op_types), nodes_to_exclude=exclude)
+                         op_types_to_quantize=[op for op in op_types if op != "Gather" or embeddings == "per-tensor"],
+                         nodes_to_exclude=exclude)
+    if "Gather" in op_types and embeddings == "per-row":
+        quantize_gathers_per_row(dst)
+
+
+def quantize_gathers_per_row(path: Path) -> int:
+    """int8 embedding tables with one scale per row (a token's vector), where ONNX Runtime's quantizer
+    gives the whole table one scale: ``Gather(T, ids)`` becomes ``Cast(Gather(T_q, ids)) *
+    Gather(scale, ids)[..., None]``. The same bytes (plus a float per row), and each token keeps the
+    precision of its own largest value (docs/evaluation.md: int8 on sets that can resolve it).
+    Returns how many Gathers it rewrote."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    tables = {t.name: t for t in graph.initializer if len(t.dims) == 2 and t.data_type == onnx.TensorProto.FLOAT}
+    uses: dict[str, int] = {}
+    for n in graph.node:
+        for i in n.input:
+            uses[i] = uses.get(i, 0) + 1
+    nodes, rewritten, drop = [], 0, set()
+    axes = numpy_helper.from_array(np.array([-1], np.int64), "per_row_gather.unsqueeze_axes")
+    for n in graph.node:
+        axis = next((a.i for a in n.attribute if a.name == "axis"), 0)
+        if n.op_type != "Gather" or n.input[0] not in tables or axis != 0:
+            nodes.append(n)
+            continue
+        name, ids, out = n.input[0], n.input[1], n.output[0]
+        table = numpy_helper.to_array(tables[name]).astype(np.float32)
+        peak = np.abs(table).max(axis=1)
+        scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+        q = np.clip(np.rint(table / scale[:, None]), -127, 127).astype(np.int8)
+        graph.initializer.extend([numpy_helper.from_array(q, f"{name}.int8_rows"),
+                                  numpy_helper.from_array(scale, f"{name}.row_scale")])
+        nodes += [helper.make_node("Gather", [f"{name}.int8_rows", ids], [f"{out}.int8"], name=f"{n.name}.int8_rows"),
+                  helper.make_node("Cast", [f"{out}.int8"], [f"{out}.float"], to=onnx.TensorProto.FLOAT,
+                                   name=f"{n.name}.cast"),
+                  helper.make_node("Gather", [f"{name}.row_scale", ids], [f"{out}.scale"], name=f"{n.name}.row_scale"),
+                  helper.make_node("Unsqueeze", [f"{out}.scale", axes.name], [f"{out}.scale_1"], name=f"{n.name}.unsqueeze"),
+                  helper.make_node("Mul", [f"{out}.float", f"{out}.scale_1"], [out], name=f"{n.name}.dequantize")]
+        rewritten += 1
+        if uses[name] == 1:
+            drop.add(name)
+    if not rewritten:
+        return 0
+    graph.initializer.append(axes)
+    kept = [t for t in graph.initializer if t.name not in drop]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(path))
+    return rewritten
 
 
 @contextmanager
