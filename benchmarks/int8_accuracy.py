@@ -26,6 +26,7 @@ VARIANTS = {
     "int8 (default: per-row embeddings)": {},
     "int8, embeddings per tensor (before)": {"int8_embeddings": "per-tensor"},
     "int8, embeddings fp32": {"int8_ops": ["MatMul"]},
+    "int8, embeddings fp16": {"int8_embeddings": "fp16"},
     "int8, MLP down-projections fp32": {"int8_keep_fp32": ["ffn_out"]},
 }
 
@@ -44,21 +45,24 @@ def main() -> None:
     from mtpf_deploy.export.write_bundle import export_bundle
     from mtpf_deploy.runtime import SystemModel
 
+    # DATASET[@TAG]=ADAPTER: a tag scores more adapters of one dataset (e.g. wnut17@s1 for another seed)
     tasks = [("ner", *s.split("=", 1)) for s in args.ner] + [("tc", *s.split("=", 1)) for s in args.tc]
-    adapters = {f"{kind}_{data}": Path(path) for kind, data, path in tasks}
+    adapters = {f"{kind}_{slug(key)}": Path(path) for kind, key, path in tasks}
     OUT.mkdir(parents=True, exist_ok=True)
     for variant, options in VARIANTS.items():
         bundle = args.work / slug(variant)
-        if not (bundle / "manifest.json").exists():
+        have = json.loads((bundle / "manifest.json").read_text())["adapters"] if (bundle / "manifest.json").exists() else {}
+        if set(have) != set(adapters):  # (re-)export when the adapters asked for changed
             export_bundle("default", adapters, bundle, overwrite=True, log=lambda m: None, **options)
         system = None
-        for kind, data, _ in tasks:
-            cell = OUT / f"{slug(variant)}__{data}.json"
-            preds = args.work / f"{slug(variant)}__{data}.predictions.json"
+        for kind, key, _ in tasks:
+            data = key.partition("@")[0]
+            cell = OUT / f"{slug(variant)}__{slug(key)}.json"
+            preds = args.work / f"{slug(variant)}__{slug(key)}.predictions.json"
             if cell.exists():
                 continue
             system = system or SystemModel.load(bundle, threads=1)
-            name = f"{kind}_{data}"
+            name = f"{kind}_{slug(key)}"
             if kind == "ner":
                 sentences = load_split(data, "dev", args.data_root)
                 texts, gold = zip(*(text_and_gold(s) for s in sentences))
@@ -71,7 +75,7 @@ def main() -> None:
                 result = {"split": "test", "accuracy": sum(p == x.label for p, x in zip(labels, examples)) / len(examples),
                           "examples": len(examples)}
                 preds.write_text(json.dumps(labels))
-            reference = args.work / f"fp32__{data}.predictions.json"
+            reference = args.work / f"fp32__{slug(key)}.predictions.json"
             if variant != "fp32" and reference.exists():
                 ref = json.loads(reference.read_text())
                 mine = json.loads(preds.read_text())
@@ -80,7 +84,7 @@ def main() -> None:
                                                              [{tuple(e) for e in m} for m in mine])["f1"]
                 else:
                     result["label_agreement_vs_fp32"] = sum(a == b for a, b in zip(ref, mine)) / len(ref)
-            result.update(variant=variant, dataset=data, export_options=options,
+            result.update(variant=variant, dataset=data, adapter=key, export_options=options,
                           command="benchmarks/int8_accuracy.py (module docstring)")
             cell.write_text(json.dumps(result, indent=1) + "\n")
             print(variant, data, {k: v for k, v in result.items() if isinstance(v, float)}, flush=True)

@@ -59,5 +59,5 @@ $BIN/mtpf-deploy predict --bundle "$OUT/bundle" --adapter ner "Taylor Swift play
 $BIN/mtpf-deploy predict --bundle "$OUT/bundle" --adapter tc --top-k 3 "My card payment was declined at the shop"
 
 echo
-echo "== runtime: one session, adapter switched per call =="
+echo "== runtime: one backbone, adapter switched per call =="
 $BIN/python scripts/demo_runtime.py "$OUT/bundle"

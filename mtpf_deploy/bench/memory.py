@@ -1,7 +1,7 @@
 """Resident memory of a fresh process holding the bundle + N adapters, or N merged per-task models
 (each used once). Run by ``bench`` as a subprocess per point, so points do not share allocations:
 
-    python -m mtpf_deploy.bench.memory ours BUNDLE ADAPTER_FILE N [merge]
+    python -m mtpf_deploy.bench.memory ours BUNDLE ADAPTER_FILE N [merge] [full-graph]
     python -m mtpf_deploy.bench.memory merged MODEL.onnx TOKENIZER.json N
 
 Both sides hold the tokenizer: a merged model needs one too."""
@@ -41,8 +41,8 @@ def measure(argv: list[str]) -> dict:
         from ..runtime import SystemModel
 
         bundle, adapter, count = Path(argv[1]), argv[2], int(argv[3])
-        merge = argv[4:] == ["merge"]  # each adapter folded into its own copy of the weights it changes
-        system = SystemModel.load(bundle, threads=1)
+        merge = "merge" in argv[4:]  # each adapter folded into its own copy of the weights it changes
+        system = SystemModel.load(bundle, threads=1, layouts="full-graph" not in argv[4:])
         row = [[system.cls_id, *([system.pad_id] * 30), system.sep_id]]
         system.run_ids(row)
         before = rss_mb()

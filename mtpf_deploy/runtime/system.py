@@ -87,14 +87,18 @@ class SystemModel:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, bundle: str | Path, threads: int | None = None, verify: bool = True,
-             backend: str = "onnx", spin: bool = True, trust: str | Path | TrustPolicy | None = None) -> SystemModel:
+             backend: str = "onnx", spin: bool = True, trust: str | Path | TrustPolicy | None = None,
+             layouts: bool = True) -> SystemModel:
         """Load a bundle folder: manifest, tokenizer and the backbone of ``backend`` (``onnx``, or
         ``executorch`` for a bundle exported with it) with ``threads`` intra-op threads. ``verify``
         checks the backbone files' sha256 and that the backbone accepts ``max_length`` tokens. ``spin``
         (ONNX): idle worker threads spin-wait for the next op, which is faster but keeps cores busy;
         ``False`` saves power and leaves the cores to other work. ``trust``: a trust policy (file or
         ``TrustPolicy``) every adapter must satisfy; by default the bundle's own ``trust.json`` if it ships
-        one, else none (development mode: any well-formed adapter for this backbone loads)."""
+        one, else none (development mode: any well-formed adapter for this backbone loads). ``layouts``
+        (ONNX): run each adapter on the bundle's smallest slot layout holding it (a session per layout in
+        use; faster calls, and less memory than the full graph's one session: docs/benchmarks.md);
+        ``False``: the full graph only, one session (as bundles without layouts)."""
         folder = Path(bundle)
         manifest = read_bundle_manifest(folder)
         if threads is not None:
@@ -102,7 +106,7 @@ class SystemModel:
         if trust is None and (folder / TRUST_FILE).is_file():
             trust = folder / TRUST_FILE
         policy = trust if isinstance(trust, TrustPolicy) or trust is None else read_trust_policy(trust)
-        system = cls(folder, manifest, load_engine(backend, folder, manifest, threads, verify, spin), policy)
+        system = cls(folder, manifest, load_engine(backend, folder, manifest, threads, verify, spin, layouts), policy)
         if verify:
             system._probe()
         return system

@@ -112,3 +112,12 @@ def test_embedding_tables_are_int8_with_one_scale_per_row(bundles, tiny_bert):
     assert manifest["backbone"]["int8_options"] == {"embeddings": "per-tensor"}
     names = {t.name for t in onnx.load(str(bundles / "per_tensor" / "backbone.onnx")).graph.initializer}
     assert any(n.endswith("word_embeddings.weight_quantized") for n in names) and not any(n.endswith(".int8_rows") for n in names)
+    # float16 tables: the int8 backbone's outputs move by no more than fp16's rounding of the embeddings
+    export_bundle(str(tiny_bert), {}, bundles / "fp16", quantize="int8", int8_embeddings="fp16", log=lambda m: None)
+    fp16 = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(bundles / "fp16" / "backbone.onnx")).graph.initializer}
+    half = next(v for k, v in fp16.items() if k.endswith("word_embeddings.weight.fp16"))
+    assert half.dtype == np.float16 and np.abs(half.astype(np.float32) - table).max() < 1e-3
+    rows_in = [[1, *range(5, 25), 2]]
+    a, b = SystemModel.load(bundles / "fp16").run_ids(rows_in)[0], SystemModel.load(bundles / "int8").run_ids(rows_in)[0]
+    cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    assert cos.min() > 0.99

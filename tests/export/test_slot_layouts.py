@@ -167,3 +167,12 @@ def test_merge_needs_the_weight_places_and_refuses_bad_ones(bundles, tmp_path):
     (bad / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="cannot merge adapter x: the bundle does not say where the weights"):
         SystemModel.load(bad).engine.merge(lora, "adapter x")
+
+
+def test_layouts_off_runs_everything_on_the_full_graph(bundles):
+    system = SystemModel.load(bundles / "int8", layouts=False)
+    lora = random_lora(layout_slots("ner", system.engine.slots))
+    assert system.engine.prepare(lora, "test").layout == FULL and system.engine.no_adapter.layout == FULL
+    assert set(system.engine.sessions) == {FULL}
+    merged = system.engine.merge(lora, "test")  # merging still uses the slot-less graph
+    assert not any(i.name.endswith(".lora_A") for i in merged.session.get_inputs())

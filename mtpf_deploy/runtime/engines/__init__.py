@@ -15,7 +15,7 @@ __all__ = ["BACKENDS", "Engine", "load_engine"]
 
 
 def load_engine(backend: str, folder: Path, manifest: dict, threads: int | None, verify: bool,
-                spin: bool = True) -> Engine:
+                spin: bool = True, layouts: bool = True) -> Engine:
     """The engine of ``backend``, which the bundle must have been exported for."""
     if backend not in BACKENDS:
         raise BundleError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -26,7 +26,7 @@ def load_engine(backend: str, folder: Path, manifest: dict, threads: int | None,
     if backend == "onnx":
         from .onnx import OnnxEngine
 
-        return OnnxEngine(folder, manifest, threads, verify, spin)
+        return OnnxEngine(folder, manifest, threads, verify, spin, layouts)
     from ...torch_engines.executorch import ExecutorchEngine  # torch + executorch, outside runtime/
 
     return ExecutorchEngine(folder, manifest, threads, verify)

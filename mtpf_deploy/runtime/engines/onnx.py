@@ -59,7 +59,8 @@ class OnnxEngine(Engine):
 
     backend = "onnx"
 
-    def __init__(self, folder: Path, manifest: dict, threads: int | None, verify: bool, spin: bool = True):
+    def __init__(self, folder: Path, manifest: dict, threads: int | None, verify: bool, spin: bool = True,
+                 layouts: bool = True):
         self.where = f"bundle {folder}"
         bb = manifest["backbone"]
         self.folder, self.verify = folder, verify
@@ -70,10 +71,11 @@ class OnnxEngine(Engine):
         # the layouts' external data lives in backbone.onnx: it is checked (and loaded) whatever runs
         full = verified_file(folder, bb["file"], bb["sha256"], "backbone file", verify)
         self.files = {FULL: (bb["file"], bb["sha256"])}
-        self.layouts: dict[str, set[str]] = {}
+        self.layouts: dict[str, set[str]] = {}  # the layouts adapters run on (none: the full graph only)
         for name, layout in bb.get("layouts", {}).items():
             self.files[name] = (layout["file"], layout["sha256"])
-            self.layouts[name] = set(layout["slots"])
+            if layouts:
+                self.layouts[name] = set(layout["slots"])
         self.sessions: dict[str, ort.InferenceSession] = {}
         self._lock = threading.Lock()
         self.int8_lora = bb.get("lora_precision") == "int8"
@@ -119,7 +121,7 @@ class OnnxEngine(Engine):
         """The adapter folded into the backbone's weights (``W += B A``, int8 weights re-quantized per
         column): a session of the slot-less graph of its own, as fast as a merged per-task model; it
         costs a session load and a copy of the weights the adapter changes."""
-        layout = "none" if "none" in self.layouts else FULL
+        layout = "none" if "none" in self.files else FULL
         used = [s for s in self.slots if s.a_name in lora and lora[s.a_name].shape[0] > 0]
         missing = [s.a_name for s in used if s.a_name not in self.slot_weights]
         if missing:

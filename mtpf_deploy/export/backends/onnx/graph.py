@@ -57,7 +57,7 @@ def quantize_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "
 
     Runs before slot defaults exist: the LoRA MatMuls then have no initializer weight and stay float.
     ``keep_fp32=("ffn_out",)`` leaves the MLP down-projections in fp32 (see benchmarks/int8_variants.py);
-    ``embeddings``: ``per-row`` (one scale per table row, ``quantize_gathers_per_row``) or ``per-tensor``
+    ``embeddings``: ``per-row`` (one scale per table row) or ``fp16`` (``compress_embedding_tables``), or ``per-tensor``
     (ONNX Runtime's quantizer: one scale per table)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -77,15 +77,16 @@ def quantize_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "
         quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
                          op_types_to_quantize=[op for op in op_types if op != "Gather" or embeddings == "per-tensor"],
                          nodes_to_exclude=exclude)
-    if "Gather" in op_types and embeddings == "per-row":
-        quantize_gathers_per_row(dst)
+    if "Gather" in op_types and embeddings in ("per-row", "fp16"):
+        compress_embedding_tables(dst, fp16=embeddings == "fp16")
 
 
-def quantize_gathers_per_row(path: Path) -> int:
+def compress_embedding_tables(path: Path, fp16: bool = False) -> int:
     """int8 embedding tables with one scale per row (a token's vector), where ONNX Runtime's quantizer
     gives the whole table one scale: ``Gather(T, ids)`` becomes ``Cast(Gather(T_q, ids)) *
     Gather(scale, ids)[..., None]``. The same bytes (plus a float per row), and each token keeps the
-    precision of its own largest value (docs/evaluation.md: int8 on sets that can resolve it).
+    precision of its own largest value. ``fp16``: the tables in float16 instead, ``Cast(Gather(T16,
+    ids))`` (twice the bytes of int8; docs/evaluation.md: int8 on sets that can resolve it).
     Returns how many Gathers it rewrote."""
     model = onnx.load(str(path))
     graph = model.graph
@@ -103,6 +104,14 @@ def quantize_gathers_per_row(path: Path) -> int:
             continue
         name, ids, out = n.input[0], n.input[1], n.output[0]
         table = numpy_helper.to_array(tables[name]).astype(np.float32)
+        rewritten += 1
+        if uses[name] == 1:
+            drop.add(name)
+        if fp16:
+            graph.initializer.append(numpy_helper.from_array(table.astype(np.float16), f"{name}.fp16"))
+            nodes += [helper.make_node("Gather", [f"{name}.fp16", ids], [f"{out}.fp16"], name=f"{n.name}.fp16"),
+                      helper.make_node("Cast", [f"{out}.fp16"], [out], to=onnx.TensorProto.FLOAT, name=f"{n.name}.cast")]
+            continue
         peak = np.abs(table).max(axis=1)
         scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
         q = np.clip(np.rint(table / scale[:, None]), -127, 127).astype(np.int8)
@@ -114,12 +123,10 @@ def quantize_gathers_per_row(path: Path) -> int:
                   helper.make_node("Gather", [f"{name}.row_scale", ids], [f"{out}.scale"], name=f"{n.name}.row_scale"),
                   helper.make_node("Unsqueeze", [f"{out}.scale", axes.name], [f"{out}.scale_1"], name=f"{n.name}.unsqueeze"),
                   helper.make_node("Mul", [f"{out}.float", f"{out}.scale_1"], [out], name=f"{n.name}.dequantize")]
-        rewritten += 1
-        if uses[name] == 1:
-            drop.add(name)
     if not rewritten:
         return 0
-    graph.initializer.append(axes)
+    if not fp16:
+        graph.initializer.append(axes)
     kept = [t for t in graph.initializer if t.name not in drop]
     del graph.initializer[:]
     graph.initializer.extend(kept)
