@@ -20,29 +20,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mtpf_deploy.data.bio import bio_entity_spans
 from mtpf_deploy.data.registry import load_split
-
-
-def prf(gold: list[set], pred: list[set]) -> dict:
-    tp = sum(len(g & p) for g, p in zip(gold, pred))
-    n_gold, n_pred = sum(map(len, gold)), sum(map(len, pred))
-    precision = tp / n_pred if n_pred else 0.0
-    recall = tp / n_gold if n_gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"f1": f1, "precision": precision, "recall": recall, "gold": n_gold, "predicted": n_pred}
-
-
-def texts_and_gold(sentences) -> tuple[list[str], list[set]]:
-    texts, gold = [], []
-    for s in sentences:
-        starts, at = [], 0
-        for w in s.words:
-            starts.append(at)
-            at += len(w) + 1
-        texts.append(" ".join(s.words))
-        gold.append({(kind, starts[a], starts[b] + len(s.words[b])) for kind, a, b in bio_entity_spans(s.tags)})
-    return texts, gold
+from mtpf_deploy.evaluation.shipped import entity_prf as prf
+from mtpf_deploy.evaluation.shipped import text_and_gold
 
 
 def runtime_entities(bundle: Path, texts: list[str], strict: bool) -> list[set]:
@@ -75,7 +55,7 @@ def main() -> None:
     from mtpf_deploy.export.write_bundle import export_bundle
 
     sentences = load_split(args.dataset, args.split, args.data_root)
-    texts, gold = texts_and_gold(sentences)
+    texts, gold = (list(x) for x in zip(*(text_and_gold(s) for s in sentences)))
     result: dict = {"adapter": args.adapter.name, "dataset": args.dataset, "split": args.split,
                     "sentences": len(sentences), "gold_entities": sum(map(len, gold))}
     result["adapt ner (seqeval strict, torch)"] = seqeval_f1_for(args.backbone, args.adapter, sentences)

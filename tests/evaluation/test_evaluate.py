@@ -34,6 +34,7 @@ def test_quick_profile_runs_end_to_end(quick_out, tiny_bert):
         assert 0 <= r["mean"] <= 1 and r["seeds"] == [0]
     ner = json.loads((quick_out / "cells" / "ner-wnut17-f0.05-s0.json").read_text())
     assert ner["metric"] == "f1" and ner["train_examples"] == 15 and ner["eval_examples"] == 60
+    assert 0 <= ner["shipped_f1"] <= 1  # the F1 of the runtime's entities, beside seqeval's (adapt ner)
     assert ner["model"]["backbone"] == str(tiny_bert) and len(ner["model"]["backbone_sha256"]) == 64
     tc = json.loads((quick_out / "cells" / "tc-banking77-n8-s0.json").read_text())
     assert tc["metric"] == "accuracy" and tc["n_experiments"] == 5 and tc["train_examples"] == 24  # 3 labels x 8

@@ -15,16 +15,9 @@ from onnx import numpy_helper
 
 from ....formats.lora_int8 import scale_name
 from ....formats.lora_slots import Slot
+from .lora_int8 import consumers
 
 EXTERNAL_MIN_BYTES = 1024  # smaller tensors stay inside the layout graph
-
-
-def _uses(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
-    out: dict[str, list[onnx.NodeProto]] = {}
-    for n in graph.node:
-        for i in n.input:
-            out.setdefault(i, []).append(n)
-    return out
 
 
 def _lora_add(uses: dict[str, list[onnx.NodeProto]], slot: Slot) -> tuple[onnx.NodeProto, str]:
@@ -45,7 +38,7 @@ def cut_slots(model: onnx.ModelProto, slots: list[Slot], keep: set[str]) -> onnx
     """``model`` with the slots not in ``keep`` (slot A-input names) removed; dead nodes, inputs and
     initializers dropped."""
     graph = model.graph
-    uses = _uses(graph)
+    uses = consumers(graph)
     rename: dict[str, str] = {}
     for s in slots:
         if s.a_name in keep:
@@ -124,7 +117,7 @@ def slot_weights(model: onnx.ModelProto, slots: list[Slot]) -> dict[str, dict]:
     MatMul of its base projection (bias add, dequantizing Mul and Cast in between); what the runtime
     needs to fold an adapter into the weights (``runtime/engines/onnx.py``)."""
     graph = model.graph
-    uses = _uses(graph)
+    uses = consumers(graph)
     producer = {o: n for n in graph.node for o in n.output}
     initializers = {t.name for t in graph.initializer}
     out: dict[str, dict] = {}

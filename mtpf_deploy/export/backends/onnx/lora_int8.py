@@ -14,7 +14,8 @@ from ....formats.lora_slots import Slot
 MS_DOMAIN = "com.microsoft"
 
 
-def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+def consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+    """Each value name -> the nodes that read it."""
     out: dict[str, list[onnx.NodeProto]] = {}
     for n in graph.node:
         for i in n.input:
@@ -22,13 +23,13 @@ def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
     return out
 
 
-def _lora_matmul(graph: onnx.GraphProto, consumers: dict, name: str) -> tuple[onnx.NodeProto, onnx.NodeProto]:
+def _lora_matmul(graph: onnx.GraphProto, users_of: dict, name: str) -> tuple[onnx.NodeProto, onnx.NodeProto]:
     """The ``Transpose(name)`` node and the ``MatMul(x, Transpose(name))`` it feeds."""
-    found = consumers.get(name, [])
+    found = users_of.get(name, [])
     if len(found) != 1 or found[0].op_type != "Transpose":
         raise RuntimeError(f"slot input {name}: expected one Transpose consumer, found {[n.op_type for n in found]}")
     transpose = found[0]
-    users = consumers.get(transpose.output[0], [])
+    users = users_of.get(transpose.output[0], [])
     if len(users) != 1 or users[0].op_type != "MatMul" or users[0].input[1] != transpose.output[0]:
         raise RuntimeError(f"slot input {name}: expected MatMul(x, {name}^T), found {[n.op_type for n in users]}")
     return transpose, users[0]
@@ -38,7 +39,7 @@ def lora_to_int8(path: Path, slots: list[Slot]) -> None:
     """Rewrite the fp32 export at ``path`` in place (before slot defaults are added)."""
     model = onnx.load(str(path))
     graph = model.graph
-    consumers = _consumers(graph)
+    users = consumers(graph)
     inputs = {i.name: i for i in graph.input}
     drop: set[int] = set()
     replace: dict[int, onnx.NodeProto] = {}
@@ -46,7 +47,7 @@ def lora_to_int8(path: Path, slots: list[Slot]) -> None:
     for k, s in enumerate(slots):
         rank = f"rank_{k}"
         for name, shape in ((s.a_name, [s.in_features, rank]), (s.b_name, [rank, s.out_features])):
-            transpose, matmul = _lora_matmul(graph, consumers, name)
+            transpose, matmul = _lora_matmul(graph, users, name)
             drop.add(id(transpose))
             replace[id(matmul)] = helper.make_node(
                 "DynamicQuantizeMatMul", [matmul.input[0], name, scale_name(name)], list(matmul.output),
