@@ -9,8 +9,8 @@ Adapters come from `adapt` (the commands are in docs/evaluation.md). NER is scor
 dev split (entities by type and exact character span), TC on the full test split (accuracy).
 Resumable: each finished (variant, dataset) cell is one file in docs/results/int8_accuracy/, bundles
 and predictions are kept in --work. Variants: fp32; the default int8 export (dynamic per-channel
-MatMul + embedding Gather, one scale per embedding row); embeddings with ONNX Runtime's one scale per
-table (the default before); MatMul only (embeddings fp32); the default with the MLP down-projections fp32."""
+MatMul + embedding Gather, ONNX Runtime's one scale per embedding table); the tables with one scale per
+row; in float16; fp32 (MatMul only); the default with the MLP down-projections fp32."""
 from __future__ import annotations
 
 import argparse
@@ -23,8 +23,8 @@ from mtpf_deploy.evaluation.shipped import entity_prf, runtime_entities, runtime
 OUT = Path(__file__).resolve().parent.parent / "docs" / "results" / "int8_accuracy"
 VARIANTS = {
     "fp32": {"precision": "fp32"},
-    "int8 (default: per-row embeddings)": {},
-    "int8, embeddings per tensor (before)": {"int8_embeddings": "per-tensor"},
+    "int8 (default: embeddings per tensor)": {},
+    "int8, embeddings per row": {"int8_embeddings": "per-row"},
     "int8, embeddings fp32": {"int8_ops": ["MatMul"]},
     "int8, embeddings fp16": {"int8_embeddings": "fp16"},
     "int8, MLP down-projections fp32": {"int8_keep_fp32": ["ffn_out"]},

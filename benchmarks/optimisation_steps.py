@@ -3,9 +3,10 @@ ONNX backbone as exported before (no export fusions, fp32 LoRA; ONNX Runtime's s
 residual + LayerNorm into SkipLayerNormalization itself), + attention/GELU fusions at export, + int8
 LoRA, + SkipLayerNormalization left unfused (today's default: its CPU kernel is slower than Add +
 LayerNormalization), + slot layouts (issue 25: the adapter runs on a graph with slots only on query, key
-and MLP; no adapter on the slot-less graph), + per-row int8 embedding tables (today's default), and the
-adapter merged into the weights at load (``load_adapter(merge=True)``); beside them the merged per-task int8 model (the adapter's LoRA
-added into the weights before export). Batch 1, 1 thread, NER-sized adapter (LoRA r32 on query/key/MLP
+and MLP; no adapter on the slot-less graph; today's default), + per-row int8 embedding tables (an
+option: docs/evaluation.md), and the adapter merged into the weights at load
+(``load_adapter(merge=True)``); beside them the merged per-task int8 model (the adapter's LoRA added
+into the weights before export). Batch 1, 1 thread, NER-sized adapter (LoRA r32 on query/key/MLP
 of all 6 layers), medians.
 
     taskset -c 0 .venv/bin/python benchmarks/optimisation_steps.py [--repeats 40]
@@ -30,13 +31,13 @@ from mtpf_deploy.runtime.engines.onnx import session_options
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 # name -> (export options, ONNX Runtime's SkipLayerNormFusion on)
-BEFORE: dict = {"slot_layouts": [], "int8_embeddings": "per-tensor"}
+BEFORE: dict = {"slot_layouts": []}
 STEPS = {"1 before (no fusions, fp32 LoRA)": (dict(fuse=False, int8_lora=False, **BEFORE), True),
          "2 + attention/GELU fusions": (dict(fuse=True, int8_lora=False, **BEFORE), True),
          "3 + int8 LoRA": (dict(fuse=True, int8_lora=True, **BEFORE), True),
          "4 + no SkipLayerNorm": (dict(fuse=True, int8_lora=True, **BEFORE), False),
-         "5 + slot layouts": (dict(fuse=True, int8_lora=True, int8_embeddings="per-tensor"), False),
-         "6 + per-row int8 embeddings (default)": (dict(fuse=True, int8_lora=True), False),
+         "5 + slot layouts (default)": (dict(fuse=True, int8_lora=True), False),
+         "6 + per-row int8 embeddings (an option)": (dict(fuse=True, int8_lora=True, int8_embeddings="per-row"), False),
          "7 adapter merged at load": (dict(fuse=True, int8_lora=True), False)}
 MERGED = "merged per-task int8 model"
 

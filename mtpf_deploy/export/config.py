@@ -29,9 +29,9 @@ class ExportConfig(Settings):
                                             "see docs/export.md)", choices=(FFN_OUT,), multiple=True)
     int8_ops: list[str] = setting(list(INT8_OPS), "op types quantized to int8 (MatMul weights, embedding Gathers)",
                                   choices=INT8_OPS)
-    int8_embeddings: str = setting("per-row", "embedding tables of an int8 export: int8 with one scale per row (a "
-                                   "token's vector), int8 with ONNX Runtime's one scale per table, or float16 "
-                                   "(docs/evaluation.md)", choices=("per-row", "per-tensor", "fp16"))
+    int8_embeddings: str = setting("per-tensor", "embedding tables of an int8 export: int8 with ONNX Runtime's one scale "
+                                   "per table, int8 with one scale per row (a token's vector), or float16 (chosen by "
+                                   "data: docs/evaluation.md)", choices=("per-tensor", "per-row", "fp16"))
     fuse: bool = setting(True, "ONNX: fuse attention and GELU for ONNX Runtime (docs/benchmarks.md)")
     int8_lora: bool = setting(True, "int8 ONNX bundle: compute the LoRA products in int8 too (adapters quantized per "
                                     "channel when loaded; a quarter of the memory)")
@@ -73,7 +73,7 @@ class ExportConfig(Settings):
             out["keep_fp32"] = list(self.int8_keep_fp32)
         if tuple(self.int8_ops) != INT8_OPS:
             out["op_types"] = list(self.int8_ops)
-        if self.int8_embeddings != "per-row":
+        if self.int8_embeddings != "per-tensor":
             out["embeddings"] = self.int8_embeddings
         return out
 

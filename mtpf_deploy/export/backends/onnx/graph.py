@@ -52,13 +52,13 @@ def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_ra
 
 
 def quantize_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "Gather"),
-                  keep_fp32: tuple[str, ...] = (), embeddings: str = "per-row") -> None:
+                  keep_fp32: tuple[str, ...] = (), embeddings: str = "per-tensor") -> None:
     """Dynamic int8, per-channel weights, on the backbone's MatMuls and embedding Gathers.
 
     Runs before slot defaults exist: the LoRA MatMuls then have no initializer weight and stay float.
     ``keep_fp32=("ffn_out",)`` leaves the MLP down-projections in fp32 (see benchmarks/int8_variants.py);
-    ``embeddings``: ``per-row`` (one scale per table row) or ``fp16`` (``compress_embedding_tables``), or ``per-tensor``
-    (ONNX Runtime's quantizer: one scale per table)."""
+    ``embeddings``: ``per-tensor`` (ONNX Runtime's quantizer: one scale per table, the default), ``per-row``
+    (one scale per table row) or ``fp16`` (``compress_embedding_tables``)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     exclude: list[str] = []
