@@ -20,14 +20,21 @@ mkdir -p "$BUILD" "$TOOLS"
 say() { echo "== $*"; }
 
 # ---------------------------------------------------------------- toolchain (bookworm, system)
-BOOKWORM_PKGS=(kotlin junit4 default-jdk-headless aapt aidl zipalign apksigner dexdump libandroid-json-java
-               libasm-java libjna-java libjna-jni gcc libc6-dev binutils npm)
+# what each tool or jar comes from; only the packages of what is missing are installed (a machine may
+# have some from elsewhere, e.g. NodeSource's nodejs, which ships npm and conflicts with Debian's npm)
+declare -A PACKAGE_OF=([kotlinc]=kotlin [java]=default-jdk-headless [javac]=default-jdk-headless
+    [keytool]=default-jdk-headless [aapt]=aapt [aidl]=aidl [zipalign]=zipalign [apksigner]=apksigner
+    [dexdump]=dexdump [gcc]="gcc libc6-dev" [readelf]=binutils [npm]=npm
+    [/usr/share/java/junit4.jar]=junit4 [/usr/share/java/com.android.json.jar]=libandroid-json-java
+    [/usr/share/java/asm-tree.jar]=libasm-java [/usr/share/java/jna.jar]="libjna-java libjna-jni")
 need=()
 for tool in kotlinc java javac keytool aapt aidl zipalign apksigner dexdump gcc readelf npm; do command -v "$tool" >/dev/null || need+=("$tool"); done
 for jar in /usr/share/java/junit4.jar /usr/share/java/com.android.json.jar /usr/share/java/asm-tree.jar /usr/share/java/jna.jar; do
     [ -f "$jar" ] || need+=("$jar")
 done
 if [ ${#need[@]} -gt 0 ]; then
+    # shellcheck disable=SC2207  # package names have no spaces; the lists are split on purpose
+    BOOKWORM_PKGS=($(for item in "${need[@]}"; do echo "${PACKAGE_OF[$item]}"; done | tr ' ' '\n' | sort -u))
     say "installing ${BOOKWORM_PKGS[*]} (missing: ${need[*]})"
     if [ "$(id -u)" != 0 ]; then
         echo "run as root, or: sudo apt-get install --no-install-recommends ${BOOKWORM_PKGS[*]}" >&2
