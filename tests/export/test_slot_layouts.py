@@ -155,10 +155,19 @@ def test_merge_needs_the_weight_places_and_refuses_bad_ones(bundles, tmp_path):
     manifest = json.loads((bad / "manifest.json").read_text())
     lora = random_lora(layout_slots("ner", [Slot.from_json(s) for s in manifest["backbone"]["slots"]]))
     entry = manifest["backbone"]["slot_weights"]["layer.0.query.lora_A"]["weight"]
+    offset = entry["offset"]
     entry["offset"] = (bad / "backbone.onnx").stat().st_size - 4
     (bad / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="lies past the end of the file"):
         SystemModel.load(bad).engine.merge(lora, "adapter x")
+    entry["offset"] = offset
+    wide = manifest["backbone"]["slot_weights"]["layer.0.intermediate.lora_A"]["weight"]
+    saved = dict(wide)
+    wide["shape"] = wide["shape"][::-1]  # a valid place, the wrong shape ([out, in])
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"gives layer\.0\.intermediate\.lora_A a weight of shape"):
+        SystemModel.load(bad).engine.merge(lora, "adapter x")
+    wide.update(saved)
     entry["dtype"] = "float64"
     (bad / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="not a valid tensor place"):

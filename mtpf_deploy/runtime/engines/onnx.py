@@ -133,8 +133,11 @@ class OnnxEngine(Engine):
         with full.open("rb") as handle:
             for s in used:
                 entry = self.slot_weights[s.a_name]
-                weight = _read(handle, entry["weight"])
+                weight = _read(handle, entry.get("weight") if isinstance(entry, dict) else None)
                 delta = lora[s.a_name].T.astype(np.float32) @ lora[s.b_name].T.astype(np.float32)  # [in, out]
+                if weight.shape != delta.shape:
+                    raise BundleError(f"{self.where}: backbone.slot_weights gives {s.a_name} a weight of shape "
+                                      f"{list(weight.shape)}, the slot is {list(delta.shape)} (in, out)")
                 if entry["scale"] is None:
                     merged = {entry["weight"]["name"]: (weight + delta).astype(np.float32)}
                 else:
@@ -163,8 +166,10 @@ class OnnxEngine(Engine):
         return (prepared.session or self.session(prepared.layout)).run(None, feed, options)[0]
 
 
-def _read(handle, entry: dict) -> np.ndarray:
+def _read(handle, entry: object) -> np.ndarray:
     """A tensor of backbone.onnx at the place the manifest gives (``slot_weights``)."""
+    if not isinstance(entry, dict):
+        raise BundleError(f"{handle.name}: a backbone.slot_weights entry is not an object")
     try:
         dtype, shape, offset, length = np.dtype(entry["dtype"]), [int(d) for d in entry["shape"]], entry["offset"], entry["length"]
         if dtype not in (np.int8, np.float32) or int(np.prod(shape)) * dtype.itemsize != length or offset < 0:
