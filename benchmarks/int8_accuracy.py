@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from mtpf_deploy.data.registry import load_split
-from mtpf_deploy.evaluation.shipped import entity_prf, runtime_entities, runtime_labels, text_and_gold
+from mtpf_deploy.evaluation.shipped import accuracy, agreement, entity_prf, runtime_entities, runtime_labels, text_and_gold
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "results" / "int8_accuracy"
 VARIANTS = {
@@ -72,7 +72,7 @@ def main() -> None:
             else:
                 examples = load_split(data, "test", args.data_root)
                 labels = runtime_labels(system, name, [x.text for x in examples])
-                result = {"split": "test", "accuracy": sum(p == x.label for p, x in zip(labels, examples)) / len(examples),
+                result = {"split": "test", "accuracy": accuracy(labels, examples),
                           "examples": len(examples)}
                 preds.write_text(json.dumps(labels))
             reference = args.work / f"fp32__{slug(key)}.predictions.json"
@@ -83,7 +83,7 @@ def main() -> None:
                     result["entity_f1_vs_fp32"] = entity_prf([{tuple(e) for e in r} for r in ref],
                                                              [{tuple(e) for e in m} for m in mine])["f1"]
                 else:
-                    result["label_agreement_vs_fp32"] = sum(a == b for a, b in zip(ref, mine)) / len(ref)
+                    result["label_agreement_vs_fp32"] = agreement(ref, mine)
             result.update(variant=variant, dataset=data, adapter=key, export_options=options,
                           command="benchmarks/int8_accuracy.py (module docstring)")
             cell.write_text(json.dumps(result, indent=1) + "\n")

@@ -19,7 +19,7 @@ import numpy as np
 from mtpf_deploy.bench.machine import machine_info
 from mtpf_deploy.bench.memory import rss_in_subprocess
 from mtpf_deploy.data.registry import load_split
-from mtpf_deploy.evaluation.shipped import entity_prf, runtime_entities, runtime_labels, text_and_gold
+from mtpf_deploy.evaluation.shipped import accuracy, agreement, entity_prf, runtime_entities, runtime_labels, text_and_gold
 from mtpf_deploy.runtime import SystemModel
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "results" / "merged_adapters.json"
@@ -65,11 +65,10 @@ def main() -> None:
             examples = load_split(data, "test", args.data_root)
             texts = [x.text for x in examples]
             ref = runtime_labels(fp32, name, texts)
-            row["fp32 accuracy"] = float(np.mean([p == x.label for p, x in zip(ref, examples)]))
+            row["fp32 accuracy"] = accuracy(ref, examples)
             for mode in ("slot", "merged"):
                 pred = runtime_labels(system, f"{name}_{mode}_0", texts)
-                row[f"{mode} accuracy"] = float(np.mean([p == x.label for p, x in zip(pred, examples)]))
-                row[f"{mode} agreement with fp32"] = float(np.mean([a == b for a, b in zip(ref, pred)]))
+                row[f"{mode} accuracy"], row[f"{mode} agreement with fp32"] = accuracy(pred, examples), agreement(ref, pred)
         result["adapters"][name] = row
         print(name, json.dumps(row), flush=True)
     OUT.write_text(json.dumps(result, indent=1) + "\n")

@@ -199,12 +199,12 @@ def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None,
                 result["skipped"][EXECUTORCH.format(p=manifest["executorch"]["precision"] + " ")] = str(exc)
         else:
             result["skipped"][EXECUTORCH.format(p="")] = "the bundle has no ExecuTorch backbone (--format both)"
-        result["latency"] = _latency(ours, feeds, base, et, others, lengths, settings, precision, manifest, log)
+        result["latency"] = _latency(ours, feeds, af.lora, base, et, others, lengths, settings, precision, manifest, log)
         if settings.busy_sibling:
             with sibling_load(True) as load:
                 log(f"latency again with a busy process on CPU {load['cpu']} ...")
-                result["latency_busy_sibling"] = _latency(ours, feeds, base, et, others, lengths, settings, precision,
-                                                          manifest, log)
+                result["latency_busy_sibling"] = _latency(ours, feeds, af.lora, base, et, others, lengths, settings,
+                                                          precision, manifest, log)
             result["settings"]["sibling_load"] = load
         result["end_to_end"] = _end_to_end(ours[1 if 1 in ours else settings.threads[0]], name, tc_name,
                                            settings, log)
@@ -248,7 +248,7 @@ def _compare_sessions(compare: dict[str, Path], threads: list[int]) -> dict[str,
     return out
 
 
-def _latency(ours, feeds, base, et, others, lengths, settings, precision, manifest, log) -> dict:
+def _latency(ours, feeds, lora, base, et, others, lengths, settings, precision, manifest, log) -> dict:
     out: dict = {}
     fp32 = None
     if base is not None and base.fp32_bundle is not None:
@@ -265,7 +265,7 @@ def _latency(ours, feeds, base, et, others, lengths, settings, precision, manife
 
             merged_feed = s.load_adapter(_adapter_file(s, feeds[t]), name=f"{feeds[t].name}__merged", merge=True).feed
             calls[OURS_MERGED.format(p=precision)] = lambda i, m, s=s, f=merged_feed: s.engine.run(i, m, f)
-            tc = tc_sized(_lora_of(s, feeds[t]), s.engine.slots)
+            tc = tc_sized(lora, s.engine.slots)
             if tc:
                 calls[OURS_TC.format(p=precision)] = lambda i, m, s=s, f=s.engine.prepare(tc, "bench"): s.engine.run(i, m, f)
             if s.engine.layouts:
@@ -304,10 +304,6 @@ def _latency(ours, feeds, base, et, others, lengths, settings, precision, manife
         if f"{feeds[t].name}__merged" in s.adapters:
             s.unload_adapter(f"{feeds[t].name}__merged")  # its weights copy would count in the memory rows
     return out
-
-
-def _lora_of(system: SystemModel, adapter) -> dict[str, np.ndarray]:
-    return read_adapter_file(Path(_adapter_file(system, adapter))).lora
 
 
 def _backend_rss(bundle: Path, manifest: dict, settings: BenchSettings, skipped: dict, log) -> dict:

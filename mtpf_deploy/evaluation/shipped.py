@@ -55,8 +55,17 @@ def runtime_labels(system, adapter: str, texts: Sequence[str], batch: int = 32) 
     return out
 
 
+def agreement(a: Sequence[str], b: Sequence[str]) -> float:
+    """The fraction of positions where two label lists agree."""
+    return sum(x == y for x, y in zip(a, b)) / len(a) if a else 0.0
+
+
+def accuracy(labels: Sequence[str], examples: Sequence[LabeledText]) -> float:
+    """The fraction of examples whose label is the predicted one."""
+    return agreement(labels, [x.label for x in examples])
+
+
 def shipped_tc_scores(system, adapter: str, examples: Sequence[LabeledText]) -> dict:
     """Accuracy of the runtime's labels."""
     labels = runtime_labels(system, adapter, [x.text for x in examples])
-    right = sum(p == x.label for p, x in zip(labels, examples))
-    return {"accuracy": right / len(examples) if examples else 0.0, "examples": len(examples)}
+    return {"accuracy": accuracy(labels, examples), "examples": len(examples)}

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..data.registry import get_spec, load_split, split_names
 from ..data.splits import NER_FORMATS, read_file
 from ..errors import MtpfError
-from ..evaluation.shipped import entity_prf, runtime_entities, runtime_labels, text_and_gold
+from ..evaluation.shipped import accuracy, agreement, entity_prf, runtime_entities, runtime_labels, text_and_gold
 
 GATED_TASKS = ("ner", "tc")
 
@@ -63,7 +63,7 @@ def score(system, name: str, task: str, examples: list) -> tuple[float, list]:
         pred = runtime_entities(system, name, texts, f"gate {name}")
         return 100 * entity_prf(gold, pred)["f1"], pred
     labels = runtime_labels(system, name, [x.text for x in examples])
-    return 100 * sum(p == x.label for p, x in zip(labels, examples)) / len(examples), labels
+    return 100 * accuracy(labels, examples), labels
 
 
 def load_gate_examples(tasks: dict[str, str], sources: dict[str, str], fmt: str | None,
@@ -90,16 +90,13 @@ def run_gate(bundle: Path, export_fp32: Callable[[Path], object], tasks: dict[st
         for name, task in ((n, tasks[n]) for n in sources):
             fp32, ref_pred = score(ref_system, name, task, examples[name])
             int8, pred = score(system, name, task, examples[name])
-            if task == "ner":
-                agreement = 100 * entity_prf(ref_pred, pred)["f1"]
-            else:
-                agreement = 100 * sum(a == b for a, b in zip(ref_pred, pred)) / len(pred)
+            agree = 100 * (entity_prf(ref_pred, pred)["f1"] if task == "ner" else agreement(ref_pred, pred))
             metric = "entity F1" if task == "ner" else "accuracy"
             entry = {"data": sources[name], "examples": len(examples[name]), "metric": metric, "fp32": round(fp32, 3),
-                     "int8": round(int8, 3), "drop": round(fp32 - int8, 3), "agreement": round(agreement, 3)}
+                     "int8": round(int8, 3), "drop": round(fp32 - int8, 3), "agreement": round(agree, 3)}
             report["adapters"][name] = entry
             log(f"accuracy gate: {name}: {metric} fp32 {fp32:.2f}, int8 {int8:.2f} (drop {fp32 - int8:.2f} points), "
-                f"int8 agrees with fp32 on {agreement:.2f} % ({len(examples[name])} examples of {sources[name]})")
+                f"int8 agrees with fp32 on {agree:.2f} % ({len(examples[name])} examples of {sources[name]})")
             if fp32 - int8 > max_drop:
                 raise MtpfError(f"accuracy gate: adapter {name} loses {fp32 - int8:.2f} points of {metric} in int8 "
                                 f"({fp32:.2f} -> {int8:.2f} on {sources[name]}), more than --gate-max-drop {max_drop}; "

@@ -66,7 +66,6 @@ class OnnxEngine(Engine):
         self.folder, self.verify = folder, verify
         self.options_args = (threads, spin, onnxruntime_options(manifest))
         self.options = session_options(*self.options_args)
-        self.full_file = bb["file"]
         self.slot_weights: dict[str, dict] = bb.get("slot_weights", {})
         # the layouts' external data lives in backbone.onnx: it is checked (and loaded) whatever runs
         full = verified_file(folder, bb["file"], bb["sha256"], "backbone file", verify)
@@ -96,6 +95,9 @@ class OnnxEngine(Engine):
 
     def session(self, layout: str = FULL) -> ort.InferenceSession:
         """The session of ``layout``, opened (and its file checked) on first use."""
+        found = self.sessions.get(layout)  # a call's path: no lock once the session exists
+        if found is not None:
+            return found
         with self._lock:
             found = self.sessions.get(layout)
             if found is None:
@@ -127,7 +129,7 @@ class OnnxEngine(Engine):
         if missing:
             raise BundleError(f"{self.where}: cannot merge {where}: the bundle does not say where the weights of "
                               f"{missing[0]} are (export it again with this version)")
-        full = self.folder / self.full_file
+        full = self.folder / self.files[FULL][0]
         options = session_options(*self.options_args)
         arrays = []
         with full.open("rb") as handle:

@@ -15,11 +15,12 @@ from onnx import helper, numpy_helper
 from torch.export import Dim
 
 from ....formats.bundle import INPUTS, OUTPUTS
-from ....formats.lora_int8 import empty_feed
+from ....formats.lora_int8 import empty_feed, quantize_columns
 from ....formats.lora_slots import Slot
 from ....logs import quiet_loggers
 from ...config import FFN_OUT
 from ...slotted import load_slotted
+from .lora_int8 import consumers
 
 
 def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_rank: int = 4,
@@ -91,10 +92,7 @@ def compress_embedding_tables(path: Path, fp16: bool = False) -> int:
     model = onnx.load(str(path))
     graph = model.graph
     tables = {t.name: t for t in graph.initializer if len(t.dims) == 2 and t.data_type == onnx.TensorProto.FLOAT}
-    uses: dict[str, int] = {}
-    for n in graph.node:
-        for i in n.input:
-            uses[i] = uses.get(i, 0) + 1
+    uses = consumers(graph)
     nodes, rewritten, drop = [], 0, set()
     axes = numpy_helper.from_array(np.array([-1], np.int64), "per_row_gather.unsqueeze_axes")
     for n in graph.node:
@@ -105,16 +103,15 @@ def compress_embedding_tables(path: Path, fp16: bool = False) -> int:
         name, ids, out = n.input[0], n.input[1], n.output[0]
         table = numpy_helper.to_array(tables[name]).astype(np.float32)
         rewritten += 1
-        if uses[name] == 1:
+        if len(uses[name]) == 1:
             drop.add(name)
         if fp16:
             graph.initializer.append(numpy_helper.from_array(table.astype(np.float16), f"{name}.fp16"))
             nodes += [helper.make_node("Gather", [f"{name}.fp16", ids], [f"{out}.fp16"], name=f"{n.name}.fp16"),
                       helper.make_node("Cast", [f"{out}.fp16"], [out], to=onnx.TensorProto.FLOAT, name=f"{n.name}.cast")]
             continue
-        peak = np.abs(table).max(axis=1)
-        scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-        q = np.clip(np.rint(table / scale[:, None]), -127, 127).astype(np.int8)
+        q, scale = quantize_columns(table.T)  # rows of the table = columns of its transpose
+        q = np.ascontiguousarray(q.T)
         graph.initializer.extend([numpy_helper.from_array(q, f"{name}.int8_rows"),
                                   numpy_helper.from_array(scale, f"{name}.row_scale")])
         nodes += [helper.make_node("Gather", [f"{name}.int8_rows", ids], [f"{out}.int8"], name=f"{n.name}.int8_rows"),
