@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, required=True)
     ap.add_argument("--ner", action="append", default=[], help="DATASET=ADAPTER_DIR (scored on dev)")
     ap.add_argument("--tc", action="append", default=[], help="DATASET=ADAPTER_DIR (scored on test)")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/int8_accuracy"))
+    ap.add_argument("--work", type=Path, default=Path("bench_out/int8_accuracy"))
     args = ap.parse_args()
     from mtpf_deploy.export.write_bundle import export_bundle
     from mtpf_deploy.runtime import SystemModel
