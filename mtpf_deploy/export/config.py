@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..formats.bundle import BACKENDS, MAX_LENGTH_RANGE
+from ..formats.bundle import ACTIVATION_SCALES, BACKENDS, MAX_LENGTH_RANGE
 from ..formats.card import CardSettings
 from ..formats.lora_slots import SLOT_LAYOUTS
 from ..settings import Settings, setting
@@ -35,6 +35,14 @@ class ExportConfig(Settings):
     fuse: bool = setting(True, "ONNX: fuse attention and GELU for ONNX Runtime (docs/benchmarks.md)")
     int8_lora: bool = setting(True, "int8 ONNX bundle: compute the LoRA products in int8 too (adapters quantized per "
                                     "channel when loaded; a quarter of the memory)")
+    activation_scales: str = setting("per-tensor", "int8 activations: one dynamic scale per tensor (ONNX Runtime's "
+                                     "quantizer; it spans the batch, so the runtime runs int8 rows one by one), or one "
+                                     "per token (a row's numbers do not depend on its batch: rows are batched; LoRA "
+                                     "products in fp32; docs/serving.md)", choices=ACTIVATION_SCALES)
+    row_adapters: bool = setting(False, "ONNX: LoRA slot inputs with a batch dimension (a LoRA per row), so one pass "
+                                        "serves rows of different adapters (SystemModel.run_mixed, serve); implies "
+                                        "per-token activation scales, fp32 LoRA products and no slot layouts "
+                                        "(docs/serving.md)")
     max_length: int | None = setting(None, "longest input window", bounds=MAX_LENGTH_RANGE,
                                     default_text="min(512, the backbone's positions)")
     opset: int = setting(18, "ONNX opset", bounds=(17, 23))

@@ -30,6 +30,9 @@ from . import strict_json
 from .adapter_file import NAME, SHA256, SLOT_INPUT
 
 FORMAT = "mtpf-bundle"
+# int8 activations: one dynamic scale per tensor (ONNX Runtime's quantizer: it spans the whole batch), or one
+# per token (export/backends/onnx/activation_scales.py: a row's numbers do not depend on its batch)
+ACTIVATION_SCALES = ("per-tensor", "per-token")
 BACKENDS = ("onnx", "executorch")
 VERSION = 1
 MANIFEST = "manifest.json"
@@ -145,6 +148,11 @@ def validate_bundle_manifest(m: object, path: Path) -> None:
         if bb.get("lora_precision", "fp32") not in ("fp32", "int8"):
             raise BundleError(f"{where}: field 'backbone.lora_precision' must be fp32 or int8, "
                               f"not {bb['lora_precision']!r}")
+        if bb.get("activation_scales", "per-tensor") not in ACTIVATION_SCALES:
+            raise BundleError(f"{where}: field 'backbone.activation_scales' must be one of {', '.join(ACTIVATION_SCALES)}, "
+                              f"not {bb['activation_scales']!r}")
+        if not isinstance(bb.get("row_adapters", False), bool):
+            raise BundleError(f"{where}: field 'backbone.row_adapters' must be true or false")
         if "onnxruntime" in bb:
             ort_options = need(bb, "onnxruntime", dict, "backbone.")
             assert isinstance(ort_options, dict)

@@ -23,6 +23,8 @@ FAMILY_MODULES = {
     "output": "output.dense",
 }
 FAMILIES = tuple(FAMILY_MODULES)
+# a row-adapter graph's extra input (``export --row-adapters``): which of the stacked LoRAs each row uses
+ROWS_INPUT = "lora_rows"
 NER_TARGETS = ("query", "key", "intermediate", "output")  # paper App. A: query, key and the MLP
 _MODULE_TO_FAMILY = {v: k for k, v in FAMILY_MODULES.items()}
 # PEFT weight names: ``…encoder.layer.{i}.{module}.lora_{A|B}[.{adapter}].weight``

@@ -26,6 +26,7 @@ from ..formats.signature import Signature, read_signature_file
 from ..formats.tasks import task_spec
 from ..formats.trust import FILE as TRUST_FILE
 from ..formats.trust import TrustPolicy, read_trust_policy
+from .batching import PADDING_RATIO, MixedBatcher, route
 from .engines import Engine, load_engine
 from .inputs import as_texts, positive_int
 from .pooling import pool
@@ -64,7 +65,9 @@ def effective_max_length(adapter: int, backbone: int) -> int:
     return min(adapter, backbone)
 
 
-PADDING_RATIO = 1.25  # rows batched together are at most this much longer than the batch's shortest
+
+
+MAX_MIXED_REQUESTS = 256  # run_mixed runs each request in a thread of its own
 
 
 class SystemModel:
@@ -216,20 +219,9 @@ class SystemModel:
         them one by one; padded positions are zeros then)."""
         found = self._adapter(adapter)
         if (self.engine.rows_share_quantization or self.engine.max_batch == 1) and len(rows) > 1:
-            singles = [self.run_ids([r], found)[0][0] for r in rows]
-            width = max(len(r) for r in rows)
-            hidden = np.zeros((len(rows), width, singles[0].shape[-1]), dtype=singles[0].dtype)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for i, h in enumerate(singles):
-                hidden[i, : len(h)] = h
-                mask[i, : len(h)] = 1
-            return hidden, mask
-        width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, r in enumerate(rows):
-            ids[i, : len(r)] = r
-            mask[i, : len(r)] = 1
+            return _padded([self.run_ids([r], found)[0][0] for r in rows])
+        ids, mask = self._padded_ids(rows)
+        width = ids.shape[1]
         try:
             hidden = self.engine.run(ids, mask, found.feed if found is not None else self.engine.no_adapter)
         except Exception as exc:  # the engines' own error types
@@ -238,9 +230,70 @@ class SystemModel:
         check_finite(hidden, found)
         return hidden, mask
 
+    def run_rows(self, rows: list[list[int]], adapters: list[Adapter | None]) -> tuple[np.ndarray, np.ndarray]:
+        """``run_ids`` for rows of different adapters (row i with ``adapters[i]``, None: no adapter): one pass
+        when the bundle takes a LoRA per row (``export --row-adapters``), else one per adapter."""
+        if len(rows) != len(adapters):
+            raise InputError(f"{len(rows)} rows but {len(adapters)} adapters")
+        found = [self._adapter(a) for a in adapters]
+        if len({id(a) for a in found}) == 1 or self.engine.rows_share_quantization or self.engine.max_batch == 1:
+            if len({id(a) for a in found}) == 1:
+                return self.run_ids(rows, found[0])
+            singles = [self.run_ids([r], a)[0][0] for r, a in zip(rows, found)]
+            return _padded(singles)
+        ids, mask = self._padded_ids(rows)
+        try:
+            hidden = self.engine.run_rows(ids, mask, [a.feed if a is not None else self.engine.no_adapter for a in found])
+        except Exception as exc:  # the engines' own error types
+            raise MtpfError(f"bundle {self.folder}: the backbone failed on a mixed batch of {len(rows)} x "
+                            f"{ids.shape[1]} tokens ({str(exc)[:300]})") from None
+        for i, a in enumerate(found):
+            check_finite(hidden[i], a)
+        return hidden, mask
+
+    def _padded_ids(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+        return ids, mask
+
+    def run_mixed(self, requests: list[tuple[object, Adapter | str | None]], batch_size: int = 32) -> list:
+        """Each request's result, as ``predict`` (or ``embed``, for no adapter) gives it for its inputs, with
+        the rows of all requests run together across adapters (``runtime/batching.py``): one pass per
+        batch of similar lengths when the bundle takes a LoRA per row (``export --row-adapters``)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if len(requests) > MAX_MIXED_REQUESTS:
+            raise InputError(f"{len(requests)} requests in one run_mixed call; at most {MAX_MIXED_REQUESTS}")
+        jobs = [(inputs, self._adapter(adapter)) for inputs, adapter in requests]
+        if not jobs:
+            return []
+        batcher = MixedBatcher(self, window_s=1.0, max_batch=positive_int(batch_size, "batch_size"))
+        everyone = threading.Barrier(len(jobs))  # all attached before any submits: one flush takes every row
+
+        def one(job: tuple[object, Adapter | None]):
+            with batcher.attached():
+                everyone.wait()
+                inputs, adapter = job
+                return self.embed(inputs) if adapter is None else self.predict(inputs, adapter)  # type: ignore[call-overload]
+
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+                return list(pool.map(one, jobs))
+        finally:
+            batcher.close()
+
     def batched(self, rows: list[list[int]], adapter: Adapter | None, batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (row index, hidden [len, H]) for every row, batching rows of similar length: a batch
-        holds at most ``batch_size`` rows, and none longer than 1.25x its shortest (padding is work)."""
+        holds at most ``batch_size`` rows, and none longer than 1.25x its shortest (padding is work).
+        In a thread attached to a ``MixedBatcher``, the rows go to it (batched with other callers')."""
+        attached = route()
+        if attached is not None and attached[0].system is self:
+            yield from enumerate(attached[0].submit(rows, adapter, attached[1]))
+            return
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         batches: list[list[int]] = []
         for i in order:
@@ -345,3 +398,14 @@ class SystemModel:
         """Label + probabilities of each (text_a, text_b) pair with a ``pair-tc`` adapter (e.g. paraphrase):
         head on [u, v, |u - v|, u * v] of the two mean-pooled embeddings. One result for one pair."""
         return pair_tasks.classify_pairs(self, pairs, adapter, batch_size)
+
+
+def _padded(singles: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows' hidden states [len_i, H] as one zero-padded [B, S, H] and its mask."""
+    width = max(len(h) for h in singles)
+    hidden = np.zeros((len(singles), width, singles[0].shape[-1]), dtype=singles[0].dtype)
+    mask = np.zeros((len(singles), width), dtype=np.int64)
+    for i, h in enumerate(singles):
+        hidden[i, : len(h)] = h
+        mask[i, : len(h)] = 1
+    return hidden, mask

@@ -32,6 +32,21 @@ class Engine:
         """Hidden states [B, S, H] of a padded batch with a prepared adapter active."""
         raise NotImplementedError
 
+    def run_rows(self, ids: np.ndarray, mask: np.ndarray, prepared: list) -> np.ndarray:
+        """Hidden states [B, S, H] of a padded batch whose row i uses ``prepared[i]``. Here: the rows of each
+        adapter run together, one run per adapter (an engine whose graph takes a LoRA per row overrides this)."""
+        groups: dict[int, list[int]] = {}
+        for i, p in enumerate(prepared):
+            groups.setdefault(id(p), []).append(i)
+        out: np.ndarray | None = None
+        for rows in groups.values():
+            hidden = self.run(ids[rows], mask[rows], prepared[rows[0]])
+            if out is None:
+                out = np.zeros((len(prepared), *hidden.shape[1:]), dtype=hidden.dtype)
+            out[rows] = hidden
+        assert out is not None
+        return out
+
     def run_and_release(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         """``run``, then give the activation memory it took back (for a one-off large batch)."""
         return self.run(ids, mask, prepared)

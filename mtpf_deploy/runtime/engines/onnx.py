@@ -14,10 +14,11 @@ import onnxruntime as ort
 from ...errors import BundleError
 from ...formats.bundle import GRAPH_OPTIMIZATION_LEVELS, ONNXRUNTIME, onnxruntime_options, verified_file
 from ...formats.lora_int8 import int8_feed, quantize_columns
-from ...formats.lora_slots import Slot, smallest_layout
+from ...formats.lora_slots import ROWS_INPUT, Slot, smallest_layout
 from .base import Engine
 
 FULL = "all"  # the full graph's name among the layouts
+RANK_BUCKET = 8  # a mixed batch's factors are padded to a multiple of this rank (fewer distinct shapes)
 
 
 def session_options(threads: int | None, spin: bool = True, bundle: dict = ONNXRUNTIME) -> ort.SessionOptions:
@@ -78,7 +79,9 @@ class OnnxEngine(Engine):
         self.sessions: dict[str, ort.InferenceSession] = {}
         self._lock = threading.Lock()
         self.int8_lora = bb.get("lora_precision") == "int8"
-        self.rows_share_quantization = bb.get("precision") == "int8"  # DynamicQuantizeLinear: one scale per tensor
+        # DynamicQuantizeLinear: one scale per tensor, unless the bundle quantizes activations per token
+        self.rows_share_quantization = bb.get("precision") == "int8" and bb.get("activation_scales") != "per-token"
+        self.row_adapters = bool(bb.get("row_adapters", False))  # stacked slot inputs picked per row
         self.slots = [Slot.from_json(s) for s in bb["slots"]]
         if not self.layouts:
             self._open(FULL, full)
@@ -117,6 +120,10 @@ class OnnxEngine(Engine):
         slots = self.slots if layout == FULL else [s for s in self.slots if s.a_name in self.layouts[layout]]
         kept = {k: v for s in slots for k, v in lora.items() if k in (s.a_name, s.b_name)}
         self.session(layout)
+        if self.row_adapters:  # a stack of one LoRA, which every row uses; rank-0 slots keep the graph's
+            # default (a row-adapter graph is never fed rank 0: export/backends/onnx/graph.add_slot_defaults)
+            used = {n for s in slots if s.a_name in kept and kept[s.a_name].shape[0] > 0 for n in (s.a_name, s.b_name)}
+            kept = {k: v[None] for k, v in kept.items() if k in used}
         return LayoutFeed(layout, int8_feed(kept, slots) if self.int8_lora else kept)
 
     def merge(self, lora: dict[str, np.ndarray], where: str) -> LayoutFeed:
@@ -157,14 +164,49 @@ class OnnxEngine(Engine):
     def run(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         assert isinstance(prepared, LayoutFeed)
         session = prepared.session or self.session(prepared.layout)
-        return session.run(None, {"input_ids": ids, "attention_mask": mask, **prepared.feed})[0]
+        return session.run(None, self.inputs(ids, mask, prepared.feed))[0]
+
+    def inputs(self, ids: np.ndarray, mask: np.ndarray, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A run's inputs: ids, mask, slot factors, and for a row-adapter graph each row's LoRA (the first)."""
+        out = {"input_ids": ids, "attention_mask": mask, **feed}
+        if self.row_adapters and ROWS_INPUT not in out:
+            out[ROWS_INPUT] = np.zeros(len(ids), np.int64)
+        return out
+
+    def run_rows(self, ids: np.ndarray, mask: np.ndarray, prepared: list) -> np.ndarray:
+        """One run for rows of different adapters when the graph takes stacked LoRAs (``row_adapters``):
+        each slot's factors of the batch's distinct adapters stacked, zero-padded to their largest rank
+        rounded up to ``RANK_BUCKET`` (padding adds exact zeros; an adapter without the slot is zeros), and
+        ``lora_rows`` naming each row's. Other bundles (and merged adapters, sessions of their own) run
+        one adapter at a time."""
+        feeds = [p for p in prepared if isinstance(p, LayoutFeed)]
+        if not self.row_adapters or self.int8_lora or len(feeds) != len(prepared) \
+                or any(p.session is not None for p in feeds) or len({id(p) for p in feeds}) == 1:
+            return super().run_rows(ids, mask, prepared)
+        distinct: dict[int, int] = {}
+        for p in feeds:
+            distinct.setdefault(id(p), len(distinct))
+        stack = list({id(p): p for p in feeds}.values())
+        feed: dict[str, np.ndarray] = {ROWS_INPUT: np.array([distinct[id(p)] for p in feeds], np.int64)}
+        for s in self.slots:
+            ranks = [p.feed[s.a_name].shape[1] if s.a_name in p.feed else 0 for p in stack]
+            # rank 1 of zeros where no adapter of the batch has the slot: the graph is never fed rank 0
+            rank = max(1, -(-max(ranks) // RANK_BUCKET) * RANK_BUCKET)
+            a = np.zeros((len(stack), rank, s.in_features), np.float32)
+            b = np.zeros((len(stack), s.out_features, rank), np.float32)
+            for k, (p, r) in enumerate(zip(stack, ranks)):
+                if r:
+                    a[k, :r] = p.feed[s.a_name][0]
+                    b[k, :, :r] = p.feed[s.b_name][0]
+            feed[s.a_name], feed[s.b_name] = a, b
+        return self.session(FULL).run(None, self.inputs(ids, mask, feed))[0]
 
     def run_and_release(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         """ONNX Runtime's CPU arena keeps its peak size; shrink it back after this run."""
         assert isinstance(prepared, LayoutFeed)
         options = ort.RunOptions()
         options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        feed = {"input_ids": ids, "attention_mask": mask, **prepared.feed}
+        feed = self.inputs(ids, mask, prepared.feed)
         return (prepared.session or self.session(prepared.layout)).run(None, feed, options)[0]
 
 

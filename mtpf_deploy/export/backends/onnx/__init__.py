@@ -11,6 +11,7 @@ from ....formats.bundle import ONNXRUNTIME
 from ....formats.hashing import sha256_file
 from ....formats.lora_slots import layout_slots
 from .. import ExportJob
+from .activation_scales import per_token_activations
 from .fusions import fuse_for_ort
 from .graph import add_slot_defaults, export_onnx, quantize_int8
 from .layouts import locate_tensors, slot_weights, write_layout
@@ -28,8 +29,10 @@ def write(job: ExportJob) -> dict:
     cfg, tmp, log = job.cfg, job.out, job.log
     raw = tmp / "backbone.export.onnx"
     log(f"exporting {job.backbone_dir} to ONNX (opset {cfg.opset}) ...")
-    export_onnx(job.backbone_dir, raw, cfg.opset)
-    lora_precision = "int8" if cfg.precision == "int8" and cfg.int8_lora else "fp32"
+    export_onnx(job.backbone_dir, raw, cfg.opset, row_adapters=cfg.row_adapters)
+    per_token = cfg.precision == "int8" and (cfg.activation_scales == "per-token" or cfg.row_adapters)
+    # int8 LoRA products quantize their inputs per tensor (lora_int8.py): per-token bundles keep them fp32
+    lora_precision = "int8" if cfg.precision == "int8" and cfg.int8_lora and not per_token else "fp32"
     if lora_precision == "int8":
         lora_to_int8(raw, job.slots)
     fusions: dict[str, int] = {}
@@ -46,6 +49,8 @@ def write(job: ExportJob) -> dict:
         raw.unlink()
         if lora_precision == "int8":
             fusions["lora_shared_input_quantization"] = share_quantized_inputs(model)
+        if per_token:
+            fusions["per_token_activation_scales"] = per_token_activations(model)
     else:
         raw.rename(model)
     add_slot_defaults(model, job.slots)
@@ -57,7 +62,7 @@ def write(job: ExportJob) -> dict:
         entry["weight"] = {"name": entry["weight"], **places[entry["weight"]]}
         entry["scale"] = entry["scale"] and {"name": entry["scale"], **places[entry["scale"]]}
     layouts = {}
-    for name in cfg.slot_layouts:
+    for name in [] if cfg.row_adapters else cfg.slot_layouts:  # mixed batches need every slot
         kept = layout_slots(name, job.slots)
         path = tmp / layout_file(name)
         write_layout(model, path, job.slots, {s.a_name for s in kept})
@@ -65,4 +70,5 @@ def write(job: ExportJob) -> dict:
         log(f"{path.name}: {len(kept)} LoRA slots, {path.stat().st_size / 1e3:.0f} kB (its weights are {FILE}'s)")
     return {"file": model.name, "sha256": sha256_file(model), "opset": cfg.opset, "int8_options": cfg.int8_options,
             "precision": cfg.precision, "lora_precision": lora_precision, "fusions": fusions, "layouts": layouts,
-            "slot_weights": weights, "onnxruntime": ONNXRUNTIME}
+            "slot_weights": weights, "onnxruntime": ONNXRUNTIME, "row_adapters": cfg.row_adapters,
+            "activation_scales": "per-token" if per_token else "per-tensor"}

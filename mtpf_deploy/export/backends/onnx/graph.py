@@ -16,7 +16,7 @@ from torch.export import Dim
 
 from ....formats.bundle import INPUTS, OUTPUTS
 from ....formats.lora_int8 import empty_feed, quantize_columns
-from ....formats.lora_slots import Slot
+from ....formats.lora_slots import ROWS_INPUT, Slot
 from ....logs import quiet_loggers
 from ...config import FFN_OUT
 from ...slotted import load_slotted
@@ -24,23 +24,28 @@ from .lora_int8 import consumers
 
 
 def export_onnx(backbone_dir: str | Path, out: Path, opset: int = 18, example_rank: int = 4,
-                slotted: bool = True) -> list[Slot]:
+                slotted: bool = True, row_adapters: bool = False) -> list[Slot]:
     """Export fp32 ONNX: inputs ``input_ids``, ``attention_mask`` [batch, sequence] and each slot's
     A [rank, in] / B [out, rank] (rank dynamic per slot); output ``last_hidden_state``.
-    ``slotted=False`` exports the plain encoder (no slot inputs; e.g. a model with a LoRA merged in)."""
-    model, slots = load_slotted(backbone_dir, slotted)
+    ``row_adapters``: A [adapters, rank, in] / B [adapters, out, rank], a stack of LoRAs, and an input
+    ``lora_rows`` [batch] saying which of them each row uses. ``slotted=False``: the plain encoder."""
+    model, slots = load_slotted(backbone_dir, slotted, row_adapters)
     vocab = model.bert.config.vocab_size
     ids = torch.randint(1000 if vocab > 2000 else 5, min(vocab, 2000), (2, 9))
     mask = torch.ones_like(ids)
     g = torch.Generator().manual_seed(0)
     lora, lora_dims = [], []
-    for i, s in enumerate(slots):
-        lora += [torch.randn(example_rank, s.in_features, generator=g) * 0.01,
-                 torch.randn(s.out_features, example_rank, generator=g) * 0.01]
-        rank = Dim(f"rank_{i}", min=0, max=4096)
-        lora_dims += [{0: rank}, {1: rank}]
     batch, seq = Dim("batch"), Dim("sequence", max=model.bert.config.max_position_embeddings)
-    names = INPUTS + [n for s in slots for n in (s.a_name, s.b_name)]
+    stack, adapters = ((3,), Dim("adapters", min=1, max=4096)) if row_adapters else ((), None)
+    for i, s in enumerate(slots):
+        lora += [torch.randn(*stack, example_rank, s.in_features, generator=g) * 0.01,
+                 torch.randn(*stack, s.out_features, example_rank, generator=g) * 0.01]
+        rank = Dim(f"rank_{i}", min=0, max=4096)
+        lora_dims += [{0: adapters, 1: rank}, {0: adapters, 2: rank}] if row_adapters else [{0: rank}, {1: rank}]
+    if row_adapters:
+        lora.append(torch.tensor([0, 2]))
+        lora_dims.append({0: batch})
+    names = INPUTS + [n for s in slots for n in (s.a_name, s.b_name)] + ([ROWS_INPUT] if row_adapters else [])
     with warnings.catch_warnings(), quiet_loggers():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
@@ -158,12 +163,17 @@ def add_slot_defaults(path: Path, slots: list[Slot]) -> None:
     (int8 slots of ``lora_to_int8`` get int8 factors and their scales)."""
     model = onnx.load(str(path))
     types = {i.name: i.type.tensor_type.elem_type for i in model.graph.input}
+    ranks = {i.name: len(i.type.tensor_type.shape.dim) for i in model.graph.input}
     for s in slots:
         for name in (s.a_name, s.b_name):
             if name not in types:
                 raise RuntimeError(f"exported graph lacks slot input {name}")
         if types[s.a_name] == onnx.TensorProto.INT8:
             defaults = empty_feed(s)
+        elif ranks[s.a_name] == 3:  # stacked slots: one LoRA of zeros, rank 1 (ONNX Runtime 1.31's FusedMatMul
+            # gives garbage for batched inputs with an empty inner dimension, so a row-adapter graph never gets rank 0)
+            defaults = {s.a_name: np.zeros((1, 1, s.in_features), np.float32),
+                        s.b_name: np.zeros((1, s.out_features, 1), np.float32)}
         else:
             defaults = {s.a_name: np.zeros((0, s.in_features), np.float32),
                         s.b_name: np.zeros((s.out_features, 0), np.float32)}

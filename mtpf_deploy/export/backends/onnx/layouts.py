@@ -23,10 +23,11 @@ EXTERNAL_MIN_BYTES = 1024  # smaller tensors stay inside the layout graph
 def _lora_add(uses: dict[str, list[onnx.NodeProto]], slot: Slot) -> tuple[onnx.NodeProto, str]:
     """The ``Add(base, lora)`` that adds ``slot``'s LoRA product to its base projection, and the name
     of its base input."""
-    node = next((n for n in uses.get(slot.b_name, []) if n.op_type != "Transpose"), None)
-    if node is None:  # fp32 LoRA: MatMul(u, Transpose(B))
-        transpose = next((n for n in uses.get(slot.b_name, []) if n.op_type == "Transpose"), None)
-        node = None if transpose is None else next(iter(uses.get(transpose.output[0], [])), None)
+    node, frontier = None, [slot.b_name]  # B -> [Gather (row adapters)] -> [Transpose] -> the LoRA product
+    while frontier and node is None:
+        users = [n for v in frontier for n in uses.get(v, []) if n.op_type != "Shape"]
+        node = next((n for n in users if n.op_type not in ("Gather", "GatherND", "Transpose")), None)
+        frontier = [n.output[0] for n in users if n.op_type in ("Gather", "GatherND", "Transpose")]
     adds = [] if node is None else [n for n in uses.get(node.output[0], []) if n.op_type == "Add"]
     if len(adds) != 1:
         raise RuntimeError(f"slot {slot.b_name}: cannot find the add of its LoRA product")

@@ -1,0 +1,73 @@
+"""Per-token activation scales for an int8 graph: each ``DynamicQuantizeLinear`` (one scale and zero point
+over the whole input tensor, i.e. over every row and padded position of a batch) becomes a quantization
+with one scale per token (``absmax / 127``, zero point 128 in uint8). A token's numbers then depend on that
+token alone: results are the same whatever else is in the batch and however much padding it has, which is
+what batching rows of different callers together (``SystemModel.run_mixed``, ``serve``) needs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .lora_int8 import consumers
+
+ZERO_POINT = 128  # uint8 zero point: the int8 range [-127, 127] shifted, so ONNX Runtime's u8s8 GEMM runs
+LEVELS = 127.0
+TINY = 1e-12  # a token of zeros keeps a finite scale
+
+
+def per_token_activations(path: Path) -> int:
+    """Rewrite every ``DynamicQuantizeLinear`` of ``path`` in place; returns how many. Raises when a
+    quantized activation feeds an op that takes only one scale (ONNX Runtime's fused int8 ops)."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    uses = consumers(graph)
+    consts = {"per_token.axes": np.array([-1], np.int64), "per_token.tiny": np.array(TINY, np.float32),
+              "per_token.levels": np.array(LEVELS, np.float32),
+              "per_token.shift": np.array(float(ZERO_POINT), np.float32),
+              "per_token.one": np.array(1.0, np.float32)}
+    after: dict[str, onnx.NodeProto] = {}  # a dequantizing Mul -> the per-token Mul that follows it
+    nodes, rewritten = [], 0
+    for n in graph.node:
+        if n.op_type != "DynamicQuantizeLinear":
+            nodes.append(n)
+            continue
+        x, (q, scale, zero_point) = n.input[0], n.output
+        p = f"{n.name}.per_token"
+        for user in uses.get(q, []):
+            if user.op_type != "MatMulInteger":
+                raise RuntimeError(f"{path.name}: {n.name} feeds {user.op_type} {user.name}; per-token scales need "
+                                   "MatMulInteger")
+        # ONNX Runtime's quantizer dequantizes with Mul(Cast(MatMulInteger), Mul(x_scale, w_scale)); ONNX Runtime
+        # fuses that into ops taking one x_scale, so x_scale becomes 1 there and a Mul by the token scales follows
+        for combine in uses.get(scale, []):
+            dequantizers = uses.get(combine.output[0], [])
+            if combine.op_type != "Mul" or not dequantizers or any(d.op_type != "Mul" for d in dequantizers):
+                raise RuntimeError(f"{path.name}: the scale of {n.name} is not used as Mul(Cast(MatMulInteger), "
+                                   "Mul(x_scale, w_scale))")
+            combine.input[list(combine.input).index(scale)] = "per_token.one"
+            for d in dequantizers:
+                out = d.output[0]
+                d.output[0] = f"{out}.per_column"
+                after[d.name] = helper.make_node("Mul", [d.output[0], f"{p}.scale"], [out], name=f"{d.name}.per_token")
+        nodes += [helper.make_node("Abs", [x], [f"{p}.abs"], name=f"{p}.abs"),
+                  helper.make_node("ReduceMax", [f"{p}.abs", "per_token.axes"], [f"{p}.absmax"], keepdims=1,
+                                   name=f"{p}.absmax"),
+                  helper.make_node("Max", [f"{p}.absmax", "per_token.tiny"], [f"{p}.range"], name=f"{p}.range"),
+                  helper.make_node("Div", [f"{p}.range", "per_token.levels"], [f"{p}.scale"], name=f"{p}.scale"),
+                  helper.make_node("Div", ["per_token.levels", f"{p}.range"], [f"{p}.inverse"], name=f"{p}.inverse"),
+                  helper.make_node("Mul", [x, f"{p}.inverse"], [f"{p}.scaled"], name=f"{p}.scaled"),
+                  helper.make_node("Round", [f"{p}.scaled"], [f"{p}.rounded"], name=f"{p}.round"),
+                  helper.make_node("Add", [f"{p}.rounded", "per_token.shift"], [f"{p}.shifted"], name=f"{p}.shift"),
+                  helper.make_node("Cast", [f"{p}.shifted"], [q], to=TensorProto.UINT8, name=f"{p}.cast")]
+        graph.initializer.append(numpy_helper.from_array(np.array(ZERO_POINT, np.uint8), zero_point))
+        rewritten += 1
+    nodes = [m for n in nodes for m in ([n, after[n.name]] if n.name in after else [n])]
+    if rewritten:
+        graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items())
+        del graph.node[:]
+        graph.node.extend(nodes)
+        onnx.save(model, str(path))
+    return rewritten
