@@ -22,8 +22,8 @@ import numpy as np
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 
 
-def ner_sized_adapter(out: Path, max_length: int = 512) -> Path:
-    """A PEFT LoRA r32/α64 (query, key, MLP; all layers) with non-zero B and a 9-label head."""
+def ner_sized_adapter(out: Path, max_length: int = 512, seed: int = 0) -> Path:
+    """A PEFT LoRA r32/α64 (query, key, MLP; all layers) with non-zero B and a 9-label head (``seed``: its values)."""
     import torch
     from peft import get_peft_model
 
@@ -32,7 +32,7 @@ def ner_sized_adapter(out: Path, max_length: int = 512) -> Path:
     from mtpf_deploy.formats.hashing import backbone_weights_sha256
     from mtpf_deploy.training.encoder import load_encoder, lora_config
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = get_peft_model(load_encoder("default"), lora_config(32, 64))
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -40,7 +40,7 @@ def ner_sized_adapter(out: Path, max_length: int = 512) -> Path:
                 p.normal_(0, 0.02)
     model.save_pretrained(out)
     labels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
-    head = {"weight": np.random.default_rng(0).normal(0, 0.05, (9, 384)).astype(np.float32),
+    head = {"weight": np.random.default_rng(seed).normal(0, 0.05, (9, 384)).astype(np.float32),
             "bias": np.zeros(9, np.float32)}
     write_adapter_dir(out, AdapterDir(task="ner", labels=labels, head=head, head_kind="linear", max_length=max_length,
                                       backbone={"name": "default",

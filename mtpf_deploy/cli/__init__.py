@@ -11,6 +11,7 @@ from .bench import bench_cmd
 from .evaluate import analyze_cmd, evaluate_cmd
 from .examples import add_examples
 from .export import export_cmd
+from .serve import apps_group, serve_cmd
 from .train import adapt, datasets_cmd, pretrain_cmd, pseudo_label_cmd
 
 
@@ -24,7 +25,7 @@ def main() -> None:
 
 
 for command in (datasets_cmd, adapt, pretrain_cmd, pseudo_label_cmd, evaluate_cmd, analyze_cmd, export_cmd, pack_cmd,
-                predict_cmd, inspect_cmd, bench_cmd, keygen_cmd, sign_cmd, verify_cmd):
+                predict_cmd, inspect_cmd, bench_cmd, keygen_cmd, sign_cmd, verify_cmd, serve_cmd, apps_group):
     main.add_command(command)
 add_examples(main)
 

@@ -34,6 +34,7 @@ from ..formats.trust import (
     read_trust_policy,
 )
 from ..runtime.config import InspectConfig, PredictConfig, SignConfig, VerifyConfig
+from ..runtime.results import result_json
 from ..runtime.system import effective_max_length
 from .options import friendly, settings_options
 from .text_input import argument_texts, read_pairs, read_texts
@@ -68,20 +69,6 @@ def pack_cmd(out: Path, overwrite: bool, cfg: PackConfig) -> None:
                    err=True)
 
 
-def _result_json(result, kind: str, top_k: int) -> dict:
-    """One result as the JSON object ``predict`` prints; ``kind`` is the task's ``TaskSpec.result``."""
-    if kind == "score":
-        return {"score": result}
-    if kind == "entities":
-        return {"entities": [e.to_json() for e in result]}
-    if kind == "classification":
-        out = result.to_json()
-        if top_k:
-            out["probabilities"] = dict(sorted(out["probabilities"].items(), key=lambda kv: -kv[1])[:top_k])
-        return out
-    return {"embedding": result.tolist()}
-
-
 @click.command("predict")
 @click.argument("texts", nargs=-1)
 @friendly
@@ -113,7 +100,7 @@ def predict_cmd(texts: tuple[str, ...], cfg: PredictConfig) -> None:
     for item, r in zip(inputs, results):
         shown = {"text_a": item[0], "text_b": item[1]} if spec.inputs == "pair" else {"text": item}
         # allow_nan=False: the runtime never returns a non-finite score (it refuses the call instead)
-        click.echo(json.dumps({**shown, "adapter": ad.name, **_result_json(r, spec.result, cfg.top_k)}, ensure_ascii=False,
+        click.echo(json.dumps({**shown, "adapter": ad.name, **result_json(r, spec.result, cfg.top_k)}, ensure_ascii=False,
                               allow_nan=False))
     what = "pair(s)" if spec.inputs == "pair" else "text(s)"
     click.echo(f"{len(inputs)} {what} in {ms:.1f} ms ({ms / max(len(inputs), 1):.1f} ms/{what[:-3]})", err=True)

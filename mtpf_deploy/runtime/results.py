@@ -48,3 +48,17 @@ def check_finite(values: np.ndarray, adapter: Any) -> None:
     if not np.isfinite(values).all():
         name = "no adapter" if adapter is None else f"adapter {adapter.name!r}"
         raise NonFiniteOutput(f"{name} gives non-finite values on this input (its LoRA or head values are too large)")
+
+
+def result_json(result: Any, kind: str, top_k: int = 0) -> dict:
+    """One result as JSON (what ``predict`` prints and ``serve`` answers); ``kind`` is the task's ``TaskSpec.result``."""
+    if kind == "score":
+        return {"score": result}
+    if kind == "entities":
+        return {"entities": [e.to_json() for e in result]}
+    if kind == "classification":
+        out = result.to_json()
+        if top_k:  # the top_k most probable labels (0: all)
+            out["probabilities"] = dict(sorted(out["probabilities"].items(), key=lambda kv: -kv[1])[:top_k])
+        return out
+    return {"embedding": result.tolist()}

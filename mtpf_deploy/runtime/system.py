@@ -164,6 +164,7 @@ class SystemModel:
                 raise AdapterError(f"adapter name {adapter.name!r} is already in use by another adapter; "
                                    "unload_adapter() it first or load this one with another name")
             self.adapters[adapter.name] = adapter
+            self.engine.set_bank([a.feed for a in self.adapters.values()])
         return adapter
 
     def unload_adapter(self, name: str) -> None:
@@ -173,6 +174,7 @@ class SystemModel:
             if adapter is None:
                 raise AdapterError(f"no adapter named {name!r} is loaded")
             adapter.unloaded = True
+            self.engine.set_bank([a.feed for a in self.adapters.values()])
 
     def _build(self, af: AdapterFile, name: str, merge: bool = False) -> Adapter:
         check_adapter_name(name)

@@ -88,12 +88,29 @@ def test_one_pass_serves_rows_of_different_adapters(bundles, tmp_path):
         hidden, mask = system.run_rows(rows, names)
     finally:
         session.run = real  # type: ignore[method-assign]
-    assert len(calls) == 1 and list(calls[0][ROWS_INPUT]) == [0, 1, 2, 3, 4]
+    # one run, fed the pool of loaded adapters as it is (no copy per call): entry 0 is no adapter
+    order = [None] + list(system.adapters)
+    assert len(calls) == 1 and list(calls[0][ROWS_INPUT]) == [order.index(n) for n in names]
+    bank = system.engine._bank[0]
+    assert all(calls[0][k] is v for k, v in bank.items())
     for i, (row, name) in enumerate(zip(rows, names)):
         alone, _ = system.run_ids([row], name)
         np.testing.assert_array_equal(hidden[i, : len(row)], alone[0])
     n = len(rows[0])
     assert np.abs(hidden[0, :n] - system.run_ids([rows[0]], "ner3")[0][0, :n]).max() > 1e-3  # adapters differ
+
+
+def test_the_adapter_pool_follows_loads_and_unloads(bundles, tmp_path):
+    system = load_with_variants(bundles / "fp32", tmp_path)
+    rows = [system.tokenizer.encode(t).ids for t in TEXTS[:3]]
+    before, _ = system.run_rows(rows, ["ner", "tc", "ner3"])
+    system.unload_adapter("ner")  # the pool shrinks; the others keep their numbers
+    assert len(system.engine._bank[2]) == len(system.adapters) == 5
+    after, _ = system.run_rows(rows[1:], ["tc", "ner3"])
+    np.testing.assert_allclose(after, before[1:, : after.shape[1]], atol=1e-6)
+    again, _ = system.run_rows(rows, ["ner", "tc", "ner3"])  # a bundle adapter's name loads it again: back in the pool
+    assert len(system.engine._bank[2]) == 6
+    np.testing.assert_allclose(again, before, atol=1e-6)
 
 
 def test_per_token_int8_results_do_not_depend_on_the_batch(bundles):

@@ -47,6 +47,10 @@ class Engine:
         assert out is not None
         return out
 
+    def set_bank(self, prepared: list) -> None:
+        """The prepared adapters now loaded (called when that changes): an engine whose mixed batches take
+        a pool of adapters builds it here; by default nothing."""
+
     def run_and_release(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
         """``run``, then give the activation memory it took back (for a one-off large batch)."""
         return self.run(ids, mask, prepared)

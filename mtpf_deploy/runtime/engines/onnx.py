@@ -83,6 +83,7 @@ class OnnxEngine(Engine):
         self.rows_share_quantization = bb.get("precision") == "int8" and bb.get("activation_scales") != "per-token"
         self.row_adapters = bool(bb.get("row_adapters", False))  # stacked slot inputs picked per row
         self.slots = [Slot.from_json(s) for s in bb["slots"]]
+        self._bank: tuple[dict[str, np.ndarray], dict[int, int], tuple] | None = None  # set_bank
         if not self.layouts:
             self._open(FULL, full)
         self.no_adapter = self.prepare({}, self.where)
@@ -173,9 +174,21 @@ class OnnxEngine(Engine):
             out[ROWS_INPUT] = np.zeros(len(ids), np.int64)
         return out
 
+    def set_bank(self, prepared: list) -> None:
+        """The adapters mixed batches use (the loaded ones): each slot's factors of all of them stacked once,
+        zero-padded to their largest rank (rounded up to ``RANK_BUCKET``), entry 0 zeros (no adapter), so
+        that a mixed batch of them feeds these arrays as they are and only ``lora_rows`` changes per call
+        (an S-LoRA-like adapter pool; rebuilt when an adapter loads or unloads)."""
+        if not self.row_adapters or self.int8_lora:
+            return
+        entries = tuple(p for p in prepared if isinstance(p, LayoutFeed) and p.session is None)
+        self._bank = (_stacked(self.slots, entries, leading_zeros=True),
+                      {id(p): k + 1 for k, p in enumerate(entries)} | {id(self.no_adapter): 0}, entries)
+
     def run_rows(self, ids: np.ndarray, mask: np.ndarray, prepared: list) -> np.ndarray:
         """One run for rows of different adapters when the graph takes stacked LoRAs (``row_adapters``):
-        each slot's factors of the batch's distinct adapters stacked, zero-padded to their largest rank
+        the adapter pool's arrays (``set_bank``) when every row's adapter is in it, else each slot's factors
+        of the batch's distinct adapters stacked, zero-padded to their largest rank
         rounded up to ``RANK_BUCKET`` (padding adds exact zeros; an adapter without the slot is zeros), and
         ``lora_rows`` naming each row's. Other bundles (and merged adapters, sessions of their own) run
         one adapter at a time."""
@@ -183,22 +196,16 @@ class OnnxEngine(Engine):
         if not self.row_adapters or self.int8_lora or len(feeds) != len(prepared) \
                 or any(p.session is not None for p in feeds) or len({id(p) for p in feeds}) == 1:
             return super().run_rows(ids, mask, prepared)
-        distinct: dict[int, int] = {}
-        for p in feeds:
-            distinct.setdefault(id(p), len(distinct))
-        stack = list({id(p): p for p in feeds}.values())
-        feed: dict[str, np.ndarray] = {ROWS_INPUT: np.array([distinct[id(p)] for p in feeds], np.int64)}
-        for s in self.slots:
-            ranks = [p.feed[s.a_name].shape[1] if s.a_name in p.feed else 0 for p in stack]
-            # rank 1 of zeros where no adapter of the batch has the slot: the graph is never fed rank 0
-            rank = max(1, -(-max(ranks) // RANK_BUCKET) * RANK_BUCKET)
-            a = np.zeros((len(stack), rank, s.in_features), np.float32)
-            b = np.zeros((len(stack), s.out_features, rank), np.float32)
-            for k, (p, r) in enumerate(zip(stack, ranks)):
-                if r:
-                    a[k, :r] = p.feed[s.a_name][0]
-                    b[k, :, :r] = p.feed[s.b_name][0]
-            feed[s.a_name], feed[s.b_name] = a, b
+        bank = self._bank
+        if bank is not None and all(id(p) in bank[1] for p in feeds):
+            arrays, rows = bank[0], [bank[1][id(p)] for p in feeds]
+        else:
+            distinct: dict[int, int] = {}
+            for p in feeds:
+                distinct.setdefault(id(p), len(distinct))
+            arrays = _stacked(self.slots, tuple({id(p): p for p in feeds}.values()))
+            rows = [distinct[id(p)] for p in feeds]
+        feed = {**arrays, ROWS_INPUT: np.array(rows, np.int64)}
         return self.session(FULL).run(None, self.inputs(ids, mask, feed))[0]
 
     def run_and_release(self, ids: np.ndarray, mask: np.ndarray, prepared: object) -> np.ndarray:
@@ -208,6 +215,25 @@ class OnnxEngine(Engine):
         options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         feed = self.inputs(ids, mask, prepared.feed)
         return (prepared.session or self.session(prepared.layout)).run(None, feed, options)[0]
+
+
+def _stacked(slots: list[Slot], entries: tuple[LayoutFeed, ...], leading_zeros: bool = False) -> dict[str, np.ndarray]:
+    """Each slot's A [n, R, in] and B [n, out, R] of ``entries`` (row-adapter feeds, ``[1, r, ...]`` each),
+    zero-padded to their largest rank rounded up to ``RANK_BUCKET`` (padding adds exact zeros), rank 1 of zeros
+    where none has the slot (a row-adapter graph is never fed rank 0); ``leading_zeros``: an entry 0 of zeros first."""
+    first = 1 if leading_zeros else 0
+    out = {}
+    for s in slots:
+        ranks = [p.feed[s.a_name].shape[1] if s.a_name in p.feed else 0 for p in entries]
+        rank = max(1, -(-max(ranks, default=0) // RANK_BUCKET) * RANK_BUCKET)
+        a = np.zeros((first + len(entries), rank, s.in_features), np.float32)
+        b = np.zeros((first + len(entries), s.out_features, rank), np.float32)
+        for k, (p, r) in enumerate(zip(entries, ranks), start=first):
+            if r:
+                a[k, :r] = p.feed[s.a_name][0]
+                b[k, :, :r] = p.feed[s.b_name][0]
+        out[s.a_name], out[s.b_name] = a, b
+    return out
 
 
 def _read(handle, entry: object) -> np.ndarray:
