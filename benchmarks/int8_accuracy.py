@@ -10,7 +10,8 @@ dev split (entities by type and exact character span), TC on the full test split
 Resumable: each finished (variant, dataset) cell is one file in docs/results/int8_accuracy/, bundles
 and predictions are kept in --work. Variants: fp32; the default int8 export (dynamic per-channel
 MatMul + embedding Gather, ONNX Runtime's one scale per embedding table); the tables with one scale per
-row; in float16; fp32 (MatMul only); the default with the MLP down-projections fp32."""
+row; in float16; fp32 (MatMul only); the default with the MLP down-projections fp32; one activation scale
+per token instead of per tensor (``export --activation-scales per-token``, what ``--row-adapters`` uses)."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +29,7 @@ VARIANTS = {
     "int8, embeddings fp32": {"int8_ops": ["MatMul"]},
     "int8, embeddings fp16": {"int8_embeddings": "fp16"},
     "int8, MLP down-projections fp32": {"int8_keep_fp32": ["ffn_out"]},
+    "int8, activations per token": {"activation_scales": "per-token"},  # issue 26: batch-independent int8
 }
 
 

@@ -5,7 +5,8 @@
 Adapters: two `adapt tc` logistic-regression heads on Banking77 (a quarter of train, and all of
 train). Variants: fp32; dynamic per-channel int8 on MatMul only (embeddings fp32); on MatMul + the
 embedding tables int8 with ONNX Runtime's one scale per table (the default), with one scale per row, or
-the tables in float16; the default with the MLP down-projections kept fp32. Fidelity: mean token cosine to fp32 on
+the tables in float16; the default with the MLP down-projections kept fp32; the default with one activation
+scale per token (``--activation-scales per-token``). Fidelity: mean token cosine to fp32 on
 64 CoNLL-2003 test sentences (no adapter) and TC label agreement with fp32 on 770 Banking77 test texts.
 Latency: one text per call, 1 intra-op thread, 200 calls. Writes docs/benchmarks/int8_variants.json."""
 from __future__ import annotations
@@ -32,6 +33,7 @@ VARIANTS = {
     "int8 MatMul+Gather, embeddings per row": {"int8_embeddings": "per-row"},
     "int8 MatMul, embeddings fp16": {"int8_embeddings": "fp16"},
     "int8 MatMul+Gather, MLP out fp32": {"int8_keep_fp32": ["ffn_out"]},
+    "int8 MatMul+Gather, activations per token": {"activation_scales": "per-token"},
 }
 
 

@@ -52,7 +52,7 @@ def bundles(work: Path) -> tuple[Path, Path]:
 
 
 def text_of(system: SystemModel, tokens: int, seed: int) -> str:
-    """A text of exactly ``tokens`` sub-words (plus [CLS]/[SEP]): random ids decoded, then cut."""
+    """A text of ``tokens`` sub-words (without [CLS]/[SEP]): random ids decoded, then cut."""
     ids = token_rows(tokens + 2, 1, 2000, 20000, system.cls_id, system.sep_id, seed=seed)[0][0][1:-1]
     text = system.tokenizer.decode(list(ids))
     enc = system.tokenizer.encode(text, add_special_tokens=False)
@@ -73,15 +73,15 @@ def main() -> None:
     result: dict = {"command": "taskset -c 0 .venv/bin/python benchmarks/mixed_batches.py", "machine": machine_info(),
                     "adapters": "8 x PEFT LoRA r32/alpha64, query/key/MLP of all 6 layers, 9 labels", "lengths": {}}
     for length in (32, 128):
-        texts = [text_of(mixed, length, seed=k) for k in range(ADAPTERS)]
+        texts = [text_of(mixed, length - 2, seed=k) for k in range(ADAPTERS)]  # rows of `length` with [CLS], [SEP]
         rows = [mixed.tokenizer.encode(t).ids for t in texts]
         requests = [([t], n) for t, n in zip(texts, names)]
         calls = {
-            "serial": lambda: [mixed.entities([t], n) for t, n in zip(texts, names)],
-            "serial per-tensor": lambda: [plain.entities([t], n) for t, n in zip(texts, names)],
-            "run_mixed": lambda: mixed.run_mixed(requests),
-            "mixed pass": lambda: mixed.run_rows(rows, names),
-            "same-adapter pass": lambda: mixed.run_rows(rows, [names[0]] * ADAPTERS),
+            "serial": lambda texts=texts: [mixed.entities([t], n) for t, n in zip(texts, names)],
+            "serial per-tensor": lambda texts=texts: [plain.entities([t], n) for t, n in zip(texts, names)],
+            "run_mixed": lambda requests=requests: mixed.run_mixed(requests),
+            "mixed pass": lambda rows=rows: mixed.run_rows(rows, names),
+            "same-adapter pass": lambda rows=rows: mixed.run_rows(rows, [names[0]] * ADAPTERS),
         }
         timing = interleaved(calls, args.repeats, warmup=3)
         med = {k: v["median_ms"] for k, v in timing.items()}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end demo on the embedded default backbone (all-MiniLM-L6-v2) and the committed samples:
 # pseudo-label -> pretrain (MTPF-TPL) -> adapt (NER, TC) -> export (int8 bundle) -> sign + trust policy
-# -> on-device runtime.
+# -> on-device runtime -> serve (one process for many apps, requests of different adapters in one pass).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -61,3 +61,25 @@ $BIN/mtpf-deploy predict --bundle "$OUT/bundle" --adapter tc --top-k 3 "My card 
 echo
 echo "== runtime: one backbone, adapter switched per call =="
 $BIN/python scripts/demo_runtime.py "$OUT/bundle"
+
+echo
+echo "== serve: one backbone process for many apps; requests of different adapters share one pass (docs/serving.md) =="
+$BIN/mtpf-deploy export --run "$OUT/run" --adapters "ner=$OUT/ner,tc=$OUT/tc" --row-adapters --out "$OUT/bundle_serve" \
+  --overwrite
+rm -rf "$OUT/serve_state"
+TOKEN=$($BIN/mtpf-deploy apps add notes_app --state "$OUT/serve_state" | $BIN/python -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+$BIN/mtpf-deploy apps grant notes_app ner tc --state "$OUT/serve_state"
+PORT=${DEMO_PORT:-8321}
+$BIN/mtpf-deploy serve --bundle "$OUT/bundle_serve" --state "$OUT/serve_state" --port "$PORT" 2>"$OUT/serve.log" &
+SERVE=$!
+trap 'kill "$SERVE" 2>/dev/null || true' EXIT
+for _ in $(seq 300); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+curl -s -H "Authorization: Bearer $TOKEN" -d '{"adapter": "ner", "texts": ["Taylor Swift played Madison Square Garden"]}' \
+  "localhost:$PORT/v1/predict"; echo
+curl -s -H "Authorization: Bearer $TOKEN" -d '{"adapter": "tc", "texts": ["My card payment was declined"], "top_k": 2}' \
+  "localhost:$PORT/v1/predict"; echo
+echo "without a token (refused):"
+curl -s -d '{"adapter": "tc", "texts": ["hello"]}' "localhost:$PORT/v1/predict"; echo
+curl -s "localhost:$PORT/metrics" | grep -E '^mtpf_(batch_rows|requests_total)' | head -5
+kill -TERM "$SERVE"
+wait "$SERVE" || true

@@ -57,6 +57,11 @@ def targets(result: dict) -> list[dict]:
         e, a = _ms(result, EAGER, n), _ms(result, ours, n)
         add(f"speed-up vs PyTorch eager + PEFT, L={n}, 1 thread", None if e is None or a is None else e / a, limit, True,
             "x")
+    mixed = result.get("mixed_batches", {})  # issue 26 (its own numbers: docs/serving.md)
+    add("mixed-adapter batch throughput vs serial calls, L=32, 1 thread",
+        mixed.get("32", {}).get("throughput mixed / serial"), 3.0, True, "x")
+    add("mixed-adapter pass vs a same-adapter pass of the same shape, L=32",
+        mixed.get("32", {}).get("mixed / same-adapter pass"), 1.2, unit="x")
     roof = result.get("roofline", {}).get("128", {}).get(ours)
     add("fraction of the int8 GEMM ceiling, L=128 (ours + adapter)", roof and roof["fraction_of_ceiling"], 0.75, True,
         "fraction")
@@ -116,13 +121,23 @@ def markdown(result: dict, command: str) -> str:
               "|---|" + "---|" * len(next(iter(result["throughput"].values())))]
     for b, row in result["throughput"].items():
         lines.append(f"| {b} | " + " | ".join(_fmt(v["texts_per_s"]) for v in row.values()) + " |")
+    mixed = result.get("mixed_batches", {})
+    if any(k.isdigit() for k in mixed):
+        lines += ["", f"## Mixed-adapter batches ({len(mixed['adapters'])} rows, adapters in turn; row-adapter bundle: "
+                  f"{'yes' if mixed['row_adapters'] else 'no'}; ms, 1 thread)", "",
+                  "| L | serial (one run per row) | mixed pass | same-adapter pass | throughput mixed / serial |",
+                  "|---|---|---|---|---|"]
+        for n, row in ((k, v) for k, v in mixed.items() if k.isdigit()):
+            t = row["timing"]
+            lines.append(f"| {n} | {_fmt(t['serial (one run per row)']['median_ms'])} | {_fmt(t['mixed pass']['median_ms'])} "
+                         f"| {_fmt(t['same-adapter pass']['median_ms'])} | {_fmt(row['throughput mixed / serial'])} |")
     lines += ["", "## The limit: GEMM throughput on the backbone's shapes (1 thread)", "",
               "| L | int8 ceiling GFLOP/s | fp32 ceiling GFLOP/s | variant: GFLOP/s (fraction of its ceiling) |", "|---|---|---|---|"]
     for n, row in result["roofline"].items():
         rest = "; ".join(f"{k}: {_fmt(v['gflops'])} ({_fmt(v['fraction_of_ceiling'])})" for k, v in row.items()
                          if isinstance(v, dict) and "gflops" in v)
         lines.append(f"| {n} | {_fmt(row['ceiling']['int8']['gflops'])} | {_fmt(row['ceiling']['fp32']['gflops'])} | {rest} |")
-    lines += ["", "## Targets (issues 9 and 25)", "", "| target | measured | limit | met |", "|---|---|---|---|"]
+    lines += ["", "## Targets (issues 9, 25 and 26)", "", "| target | measured | limit | met |", "|---|---|---|---|"]
     for t in result["targets"]:
         met = "not measured" if t["met"] is None else ("yes" if t["met"] else "**no**")
         unit = t["unit"] if t["value"] is not None else ""

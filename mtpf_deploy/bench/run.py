@@ -211,6 +211,7 @@ def run_bench(bundle: Path, settings: BenchSettings, adapter: str | None = None,
         result["long_text"] = _long_text(ours[min(ours)], name, settings)
         result["adapters"] = _adapters(ours[min(ours)], bundle, adapter_path, base, settings, log)
         result["throughput"] = _throughput(ours[min(ours)], name, base, others, settings, precision, log)
+        result["mixed_batches"] = _mixed_batches(ours[min(ours)], settings, log)
         result["backend_rss_mb"] = _backend_rss(bundle, manifest, settings, result["skipped"], log)
     try:
         import onnx  # noqa: F401  # builds the one-op GEMM graphs
@@ -431,6 +432,36 @@ def _throughput(system: SystemModel, name: str, base, others, settings: BenchSet
             calls[EAGER] = eager
         timed = interleaved(calls, max(3, settings.repeats // 3), settings.warmup)
         out[str(b)] = {k: dict(v, texts_per_s=b / v["median_ms"] * 1000) for k, v in timed.items()}
+    return out
+
+
+MIXED_ROWS = 8  # issue 26: 8 requests, one row each, cycling over the bundle's adapters
+
+
+def _mixed_batches(system: SystemModel, settings: BenchSettings, log) -> dict:
+    """Rows of different adapters (the bundle's, in turn): 8 single-row runs against one mixed pass
+    (``run_rows``: one session run on a row-adapter bundle, one per adapter otherwise) and against a pass of
+    the same shape with one adapter. Interleaved, at L = 32 and 128."""
+    names = sorted(system.manifest.get("adapters", {}))
+    if len(names) < 2:
+        return {"skipped": "the bundle has fewer than 2 adapters"}
+    for n in names:
+        if n not in system.adapters:
+            system.load_adapter(n)
+    adapters = [names[i % len(names)] for i in range(MIXED_ROWS)]
+    out: dict = {"row_adapters": bool(getattr(system.engine, "row_adapters", False)), "adapters": adapters}
+    for length in (n for n in (32, 128) if n <= system.max_length):
+        log(f"mixed batches: {MIXED_ROWS} rows of {length} tokens")
+        ids, _ = _rows(system, length, MIXED_ROWS)
+        rows = [list(map(int, r)) for r in ids]
+        calls: dict[str, Callable[[], object]] = {
+            "serial (one run per row)": lambda rows=rows: [system.run_rows([r], [a]) for r, a in zip(rows, adapters)],
+            "mixed pass": lambda rows=rows: system.run_rows(rows, adapters),
+            "same-adapter pass": lambda rows=rows: system.run_rows(rows, [adapters[0]] * MIXED_ROWS)}
+        timed = interleaved(calls, max(3, settings.repeats // 3), settings.warmup)
+        med = {k: v["median_ms"] for k, v in timed.items()}
+        out[str(length)] = {"timing": timed, "throughput mixed / serial": med["serial (one run per row)"] / med["mixed pass"],
+                            "mixed / same-adapter pass": med["mixed pass"] / med["same-adapter pass"]}
     return out
 
 

@@ -25,6 +25,13 @@ EXAMPLES = {
     "keygen": "mtpf-deploy keygen --out keys/vendor --policy bundle/trust.json --adapters 'example-*'",
     "sign": "mtpf-deploy sign --key keys/vendor.pem --signer 'Example Ltd' bundle/adapters/ner.mtpfa",
     "verify": "mtpf-deploy verify --trust bundle/trust.json --bundle bundle bundle/adapters/ner.mtpfa",
+    "serve": "mtpf-deploy serve --bundle bundle_serve --state serve_state --port 8321",
+    "apps add": "mtpf-deploy apps add notes_app --state serve_state",
+    "apps grant": "mtpf-deploy apps grant notes_app ner tc --state serve_state",
+    "apps revoke": "mtpf-deploy apps revoke notes_app tc --state serve_state",
+    "apps token": "mtpf-deploy apps token notes_app --state serve_state",
+    "apps remove": "mtpf-deploy apps remove notes_app --state serve_state",
+    "apps list": "mtpf-deploy apps list --state serve_state",
 }
 
 

@@ -73,8 +73,12 @@ def build_app(cfg: ServeConfig, system: SystemModel | None = None) -> Starlette:
                       MixedBatcher(system, cfg.window_ms / 1000, cfg.max_batch, metrics.on_batch),
                       anyio.CapacityLimiter(cfg.max_queue))
     for app in service.registry.apps().values():
-        for name in app.uploads:
-            system.load_adapter(service.registry.upload_path(app.id, name), name=upload_name(app.id, name))
+        for name in app.uploads:  # one that no longer validates (e.g. a new trust policy) is left out, and said
+            try:
+                system.load_adapter(service.registry.upload_path(app.id, name), name=upload_name(app.id, name))
+            except MtpfError as exc:
+                log.warning(json.dumps({"event": "upload_not_loaded", "app": app.id, "adapter": name,
+                                        "reason": str(exc)}, ensure_ascii=False))
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -107,7 +111,11 @@ def _endpoint(service: Service, handler, route: str):
         try:
             body, status = await handler(service, request, context)
             response: Response = JSONResponse(body, status_code=status)
-        except Refusal as refusal:
+        except Exception as exc:  # a bug: logged with its traceback, answered as JSON
+            if not isinstance(exc, Refusal):
+                log.exception("unexpected error in %s", route)
+                exc = Refusal(500, "internal", f"internal error ({type(exc).__name__}); see the service log")
+            refusal = exc
             status = refusal.status
             service.metrics.refusals.labels(refusal.reason).inc()
             headers = {} if refusal.retry_after is None else {"Retry-After": str(math.ceil(refusal.retry_after))}
@@ -225,7 +233,10 @@ def _adapter(service: Service, app: App, name: object) -> Adapter:
         if name not in system.adapters:
             with service.lock:
                 if name not in system.adapters:
-                    system.load_adapter(name)
+                    try:
+                        system.load_adapter(name)
+                    except MtpfError as exc:
+                        raise Refusal(500, "adapter_load", f"the bundle's adapter {name!r} does not load: {exc}") from None
         return system.adapters[name]
     if any(name in other.uploads for other in service.registry.apps().values()):
         raise Refusal(403, "not_granted", f"adapter {name!r} belongs to another app")

@@ -15,7 +15,7 @@ from mtpf_deploy.formats.adapter_file import read_adapter_file
 from mtpf_deploy.formats.lora_slots import Slot
 from mtpf_deploy.runtime import SystemModel
 
-TARGETS = 20  # 4 latency ratios at 3 lengths + 8 others (issues 9, 25)
+TARGETS = 22  # 4 latency ratios at 3 lengths + 8 others (issues 9, 25) + 2 of mixed batches (issue 26)
 
 
 def _bench(*args: str):
@@ -51,7 +51,10 @@ def test_quick_run_writes_the_documented_schema(quick):
     fused = {t["target"]: t["met"] for t in result["targets"]}
     assert fused["attention fused (MultiHeadAttention per layer)"] is True
     md = (out / "bench.md").read_text()
-    assert "## Targets (issues 9 and 25)" in md and "mtpf-deploy bench --bundle" in md
+    assert "## Targets (issues 9, 25 and 26)" in md and "mtpf-deploy bench --bundle" in md
+    mixed = result["mixed_batches"]  # the tiny bundle's ner and tc in turn, run one adapter at a time (no row adapters)
+    assert mixed["row_adapters"] is False and mixed["adapters"][:2] == ["ner", "tc"]
+    assert mixed["32"]["throughput mixed / serial"] > 0 and "## Mixed-adapter batches" in md
     for png in ("latency.png", "memory.png", "roofline.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
 

@@ -66,6 +66,18 @@ def test_switching_per_call_in_any_order(et):
     assert np.abs(alone["ner"] - base).max() > 1e-3  # the adapter matters
 
 
+def test_mixed_requests_run_one_adapter_at_a_time_with_the_same_results(et):
+    """ExecuTorch's program takes one LoRA per call: run_mixed groups rows by adapter (Engine.run_rows)."""
+    reqs = [(["alice smith went to paris"], "ner"), (["pizza and pasta"], "tc"), (["bob met carol"], None),
+            (["carol smith in rome"], "ner")]
+    for (inputs, adapter), got in zip(reqs, et.run_mixed(reqs)):
+        want = et.embed(inputs) if adapter is None else et.predict(inputs, adapter)
+        if adapter is None:
+            np.testing.assert_allclose(got, want, atol=1e-6)
+        else:
+            assert got == want
+
+
 def test_weights_file_does_not_depend_on_the_adapters(both, tiny_bert, tiny_adapters, tmp_path):
     other = tmp_path / "ner_only"
     export_bundle(str(tiny_bert), {"ner": tiny_adapters["ner"]}, other, backends=("executorch",), et_max_rank=8,

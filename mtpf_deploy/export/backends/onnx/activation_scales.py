@@ -18,6 +18,15 @@ LEVELS = 127.0
 TINY = 1e-12  # a token of zeros keeps a finite scale
 
 
+def _width(users: list[onnx.NodeProto], graph: onnx.GraphProto) -> int:
+    """The inner size of the MatMulIntegers' input: their weights' first dimension."""
+    shapes = {t.name: list(t.dims) for t in graph.initializer}
+    widths = {shapes[u.input[1]][0] for u in users if u.input[1] in shapes}
+    if len(widths) != 1:
+        raise RuntimeError(f"cannot tell the width of the activations feeding {[u.name for u in users]}")
+    return widths.pop()
+
+
 def per_token_activations(path: Path) -> int:
     """Rewrite every ``DynamicQuantizeLinear`` of ``path`` in place; returns how many. Raises when a
     quantized activation feeds an op that takes only one scale (ONNX Runtime's fused int8 ops)."""
@@ -27,7 +36,8 @@ def per_token_activations(path: Path) -> int:
     consts = {"per_token.axes": np.array([-1], np.int64), "per_token.tiny": np.array(TINY, np.float32),
               "per_token.levels": np.array(LEVELS, np.float32),
               "per_token.shift": np.array(float(ZERO_POINT), np.float32),
-              "per_token.one": np.array(1.0, np.float32)}
+              "per_token.one": np.array(1.0, np.float32), "per_token.flat": np.array([-1], np.int64),
+              "per_token.zero_point": np.array([ZERO_POINT], np.uint8)}
     after: dict[str, onnx.NodeProto] = {}  # a dequantizing Mul -> the per-token Mul that follows it
     nodes, rewritten = [], 0
     for n in graph.node:
@@ -52,16 +62,24 @@ def per_token_activations(path: Path) -> int:
                 out = d.output[0]
                 d.output[0] = f"{out}.per_column"
                 after[d.name] = helper.make_node("Mul", [d.output[0], f"{p}.scale"], [out], name=f"{d.name}.per_token")
+        # one scale per token: absmax over the last axis [.., 1] (the dequantizing Mul's), then QuantizeLinear
+        # per axis 0 over the tokens as rows [tokens, in], zero point 128 each, back to x's shape
         nodes += [helper.make_node("Abs", [x], [f"{p}.abs"], name=f"{p}.abs"),
                   helper.make_node("ReduceMax", [f"{p}.abs", "per_token.axes"], [f"{p}.absmax"], keepdims=1,
                                    name=f"{p}.absmax"),
                   helper.make_node("Max", [f"{p}.absmax", "per_token.tiny"], [f"{p}.range"], name=f"{p}.range"),
                   helper.make_node("Div", [f"{p}.range", "per_token.levels"], [f"{p}.scale"], name=f"{p}.scale"),
-                  helper.make_node("Div", ["per_token.levels", f"{p}.range"], [f"{p}.inverse"], name=f"{p}.inverse"),
-                  helper.make_node("Mul", [x, f"{p}.inverse"], [f"{p}.scaled"], name=f"{p}.scaled"),
-                  helper.make_node("Round", [f"{p}.scaled"], [f"{p}.rounded"], name=f"{p}.round"),
-                  helper.make_node("Add", [f"{p}.rounded", "per_token.shift"], [f"{p}.shifted"], name=f"{p}.shift"),
-                  helper.make_node("Cast", [f"{p}.shifted"], [q], to=TensorProto.UINT8, name=f"{p}.cast")]
+                  helper.make_node("Reshape", [f"{p}.scale", "per_token.flat"], [f"{p}.scale_rows"], name=f"{p}.scale_rows"),
+                  helper.make_node("Shape", [f"{p}.scale_rows"], [f"{p}.tokens"], name=f"{p}.tokens"),
+                  helper.make_node("Expand", ["per_token.zero_point", f"{p}.tokens"], [f"{p}.zero_points"],
+                                   name=f"{p}.zero_points"),
+                  helper.make_node("Shape", [x], [f"{p}.shape"], name=f"{p}.shape"),
+                  helper.make_node("Reshape", [x, f"{p}.rows_shape"], [f"{p}.rows"], name=f"{p}.rows"),
+                  helper.make_node("QuantizeLinear", [f"{p}.rows", f"{p}.scale_rows", f"{p}.zero_points"],
+                                   [f"{p}.quantized_rows"], axis=0, name=f"{p}.quantize"),
+                  helper.make_node("Reshape", [f"{p}.quantized_rows", f"{p}.shape"], [q], name=f"{p}.unflatten")]
+        width = _width(uses.get(q, []), graph)
+        graph.initializer.append(numpy_helper.from_array(np.array([-1, width], np.int64), f"{p}.rows_shape"))
         graph.initializer.append(numpy_helper.from_array(np.array(ZERO_POINT, np.uint8), zero_point))
         rewritten += 1
     nodes = [m for n in nodes for m in ([n, after[n.name]] if n.name in after else [n])]
