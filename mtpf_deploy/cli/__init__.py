@@ -12,7 +12,7 @@ from .evaluate import analyze_cmd, evaluate_cmd
 from .examples import add_examples
 from .export import export_cmd
 from .serve import apps_group, serve_cmd
-from .train import adapt, datasets_cmd, pretrain_cmd, pseudo_label_cmd
+from .train import adapt, datasets_cmd, migrate_cmd, pretrain_cmd, pseudo_label_cmd
 
 
 @click.group()
@@ -25,7 +25,7 @@ def main() -> None:
 
 
 for command in (datasets_cmd, adapt, pretrain_cmd, pseudo_label_cmd, evaluate_cmd, analyze_cmd, export_cmd, pack_cmd,
-                predict_cmd, inspect_cmd, bench_cmd, keygen_cmd, sign_cmd, verify_cmd, serve_cmd, apps_group):
+                predict_cmd, inspect_cmd, bench_cmd, keygen_cmd, sign_cmd, verify_cmd, serve_cmd, apps_group, migrate_cmd):
     main.add_command(command)
 add_examples(main)
 

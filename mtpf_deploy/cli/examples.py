@@ -25,6 +25,8 @@ EXAMPLES = {
     "keygen": "mtpf-deploy keygen --out keys/vendor --policy bundle/trust.json --adapters 'example-*'",
     "sign": "mtpf-deploy sign --key keys/vendor.pem --signer 'Example Ltd' bundle/adapters/ner.mtpfa",
     "verify": "mtpf-deploy verify --trust bundle/trust.json --bundle bundle bundle/adapters/ner.mtpfa",
+    "migrate": "mtpf-deploy migrate --from bundle --adapter ner --to bundle_new --new-backbone run_new "
+               "--texts demo_data/wnut17_raw_sample.txt --out ner_new.mtpfa",
     "serve": "mtpf-deploy serve --bundle bundle_serve --state serve_state --port 8321",
     "apps add": "mtpf-deploy apps add notes_app --state serve_state",
     "apps grant": "mtpf-deploy apps grant notes_app ner tc --state serve_state",

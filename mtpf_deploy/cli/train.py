@@ -8,6 +8,7 @@ import click
 
 from ..errors import MtpfError
 from ..training.adapt.config import NerAdaptConfig, TcAdaptConfig
+from ..training.migrate.config import MigrateConfig
 from ..training.multitask.config import MultitaskConfig
 from ..training.pretrain.config import PretrainConfig, PseudoLabelConfig
 from .options import data_options, friendly, log, needs, settings_options
@@ -148,3 +149,45 @@ def pseudo_label_cmd(out, overwrite, cfg) -> None:
         meta = {"method": cfg.method, "teacher": cfg.spacy_model, "k": cfg.k, "seed": cfg.seed}
     write_pseudo_corpus(out, tagged, {**meta, "source": str(cfg.corpus or cfg.dataset)}, overwrite)
     click.echo(f"wrote {out} ({len(tagged)} sentences)")
+
+
+@click.command("migrate")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="the migrated .mtpfa (one adapter); a report NEW.mtpfa.report.json lands beside it")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="several adapters (or none named: every one of --from): OUT_DIR/NAME.mtpfa each")
+@click.option("--overwrite", is_flag=True, help="replace existing outputs")
+@needs("train")
+@friendly
+@settings_options(MigrateConfig)
+def migrate_cmd(out, out_dir, overwrite, cfg) -> None:
+    """System side: move app adapters to a new backbone without labels (the old backbone + adapter teach a LoRA
+    and head on the new one); one JSON result line per adapter. docs/migration.md."""
+    from ..formats.bundle import read_bundle_manifest
+    from ..training.migrate.migrate import migrate_adapter
+    from .text_input import read_pairs, read_texts
+
+    names = list(cfg.adapters) or sorted(read_bundle_manifest(Path(cfg.from_bundle)).get("adapters", {}))
+    if not names:
+        raise MtpfError(f"--from {cfg.from_bundle} lists no adapter; name one with --adapter")
+    if (out is None) == (out_dir is None) or (out is not None and len(names) > 1):
+        raise MtpfError("give --out for one adapter, or --out-dir for several")
+    lines = read_texts(Path(cfg.texts))
+    failed = 0
+    for name in names:
+        from ..runtime import SystemModel  # the task decides how --texts reads: texts, or pairs
+
+        task = SystemModel.load(cfg.from_bundle).load_adapter(name).task
+        inputs = read_pairs(lines, Path(cfg.texts)) if task in ("pair-tc", "sts") else [t for t in lines if t.strip()]
+        target = out if out is not None else out_dir / f"{Path(name).stem}.mtpfa"
+        try:
+            report = migrate_adapter(cfg, name, target, inputs, log=log, overwrite=overwrite)
+            click.echo(json.dumps({"adapter": name, "status": "migrated", "out": str(target),
+                                   "agreement": report["agreement"]["score"], "texts": report["texts"]}))
+        except MtpfError as exc:
+            if len(names) == 1:
+                raise
+            failed += 1
+            click.echo(json.dumps({"adapter": name, "status": "refused", "reason": str(exc)}))
+    if failed:
+        raise MtpfError(f"{failed} of {len(names)} adapters were not migrated (lines above)")

@@ -172,7 +172,8 @@ def attach_pooler(adapter: AdapterDir, binding: str, source: str) -> None:
 
 def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size: int, weights_sha256: str,
                  out: Path, source: str, *, assume_backbone: bool = False, parent_sha256: str | None = None,
-                 card: dict | None = None, ort_out: Path | None = None, lora_precision: str = "fp32") -> dict:
+                 card: dict | None = None, ort_out: Path | None = None, lora_precision: str = "fp32",
+                 migration: dict | None = None) -> dict:
     """Write ``out`` (.mtpfa); returns its manifest. The adapter must be provably for the backbone weights
     (``backbone_binding``). The written file is read back with the runtime's own validation, so nothing ships
     that it would refuse; ``ort_out``: also write that read-back LoRA as ONNX Runtime's ``.onnx_adapter`` in the
@@ -200,7 +201,8 @@ def pack_adapter(adapter: AdapterDir, name: str, slots: list[Slot], hidden_size:
             "slots": sorted(arrays), "parameters": int(sum(a.size for a in arrays.values())),
         },
         "backbone": {"weights_sha256": weights_sha256},
-        "lineage": {"tool": f"mtpf-deploy {__version__}", "backbone_binding": binding, "parent_sha256": parent_sha256},
+        "lineage": {"tool": f"mtpf-deploy {__version__}", "backbone_binding": binding, "parent_sha256": parent_sha256,
+                    **({"migration": migration} if migration else {})},
         **({"card": card} if card else {}),
     }
     manifest = write_adapter_file(out, manifest, arrays, adapter.head)
@@ -221,11 +223,12 @@ def check_rank(adapter: AdapterDir, source: str, max_rank: int, limit: str) -> N
 
 def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, overwrite: bool = False, *,
                 assume_backbone: bool = False, parent: Path | None = None, labels: list[str] | None = None,
-                ort_adapter: bool = False, card: dict | None = None) -> dict:
+                ort_adapter: bool = False, card: dict | None = None, migration: dict | None = None) -> dict:
     """Pack one more adapter for an existing bundle (the app side does not need the backbone weights).
     ``parent``: the .mtpfa this one was made from (its sha256 goes into the lineage); ``ort_adapter``: also
     write its ``.onnx_adapter`` beside ``out`` (``ort_adapter.py``; both files land or neither); ``card``: card
-    fields over what the folder says (``adapter_card``)."""
+    fields over what the folder says (``adapter_card``); ``migration``: how ``migrate`` made it (the lineage's
+    ``migration``: old backbone, texts)."""
     from ..formats.adapter_dir import read_adapter_dir
 
     manifest = read_bundle_manifest(backbone_bundle)
@@ -250,4 +253,5 @@ def pack_single(backbone_bundle: Path, adapter_dir: Path, name: str, out: Path, 
     with atomic_file(out, overwrite) as tmp:
         return pack_adapter(adapter, name, slots, bb["hidden_size"], bb["weights_sha256"], tmp, str(adapter_dir),
                             assume_backbone=assume_backbone, parent_sha256=parent_sha256, card=card,
-                            ort_out=ort_out if ort_adapter else None, lora_precision=bb.get("lora_precision", "fp32"))
+                            ort_out=ort_out if ort_adapter else None, lora_precision=bb.get("lora_precision", "fp32"),
+                            migration=migration)

@@ -272,12 +272,27 @@ def _manifest(where: str, raw: bytes) -> dict:
         field.get("created_by", str)
     if "lineage" in m:
         sub = _Fields(f"{where}: field 'lineage'", field.get("lineage", dict))
-        sub.only({"tool", "backbone_binding", "parent_sha256"})
+        sub.only({"tool", "backbone_binding", "parent_sha256", "migration"})
         sub.get("tool", str)
         sub.choice("backbone_binding", BACKBONE_BINDINGS)
         parent = sub.get("parent_sha256", (str, type(None)))
         if parent is not None and not SHA256.fullmatch(parent):
             raise AdapterError(f"{where}: field 'lineage.parent_sha256' must be null or 64 lower-case hex digits")
+        if "migration" in field.get("lineage", dict):  # made by `migrate` from the parent on another backbone
+            if parent is None:
+                raise AdapterError(f"{where}: field 'lineage.migration' needs 'lineage.parent_sha256' (the adapter it "
+                                   "was migrated from)")
+            mig = _Fields(f"{where}: field 'lineage.migration'", field.get("lineage", dict)["migration"])
+            mig.only({"old_backbone_sha256", "texts_sha256", "texts", "heldout"})
+            for name in ("old_backbone_sha256", "texts_sha256"):
+                if not SHA256.fullmatch(mig.get(name, str)):
+                    raise AdapterError(f"{where}: field 'lineage.migration.{name}' must be 64 lower-case hex digits")
+            for name in ("texts", "heldout"):
+                value = mig.get(name, int)
+                if isinstance(value, bool) or value < 0:
+                    raise AdapterError(f"{where}: field 'lineage.migration.{name}' must be a non-negative integer")
+            if m.get("backbone", {}).get("weights_sha256") == mig.get("old_backbone_sha256", str):
+                raise AdapterError(f"{where}: field 'lineage.migration.old_backbone_sha256' is the adapter's own backbone")
     if "card" in m:
         validate_card(m["card"], where)
     return m

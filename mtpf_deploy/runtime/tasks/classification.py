@@ -43,15 +43,22 @@ def classifications(labels: list[str], probs: np.ndarray, truncated: list[bool],
 def classify(system: SystemModel, texts, adapter: Adapter | str, batch_size: int = 32):
     """Label + probabilities per text (one result for one str)."""
     items, single = as_texts(texts)
+    found = system.require(adapter, "tc")[0]
+    window = content_window(found.max_length)
+    out = []
+    for probs, part in label_probabilities(system, items, found, batch_size):
+        out += classifications(found.labels, probs, [n > window for n in part], part, [n == 0 for n in part])
+    return out[0] if single else out
+
+
+def label_probabilities(system: SystemModel, items: list[str], adapter: Adapter | str, batch_size: int = 32):
+    """Yield (probabilities [rows, labels], sub-word counts) in chunks of ``HEAD_CHUNK`` texts (bounded memory
+    for any label count): what ``classify`` reports, ``migrate``'s teacher."""
     found, weight, bias = system.require(adapter, "tc")
     pooled, lengths = system.pooled(items, found, found.normalize, positive_int(batch_size, "batch_size"), found.pooling)
     if found.pooler is not None:  # a SEQ_CLS head: BERT's pooler on the [CLS] vector first
         pooled = np.tanh(pooled @ found.pooler[0].T + found.pooler[1])
-    window = content_window(found.max_length)
-    out = []
-    for k in range(0, len(pooled), HEAD_CHUNK):  # [rows, labels] at a time: bounded memory for any label count
+    for k in range(0, len(pooled), HEAD_CHUNK):
         logits = pooled[k : k + HEAD_CHUNK] @ weight.T + bias
         check_finite(logits, found)
-        part = lengths[k : k + HEAD_CHUNK]
-        out += classifications(found.labels, softmax(logits), [n > window for n in part], part, [n == 0 for n in part])
-    return out[0] if single else out
+        yield softmax(logits), lengths[k : k + HEAD_CHUNK]

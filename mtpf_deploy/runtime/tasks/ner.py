@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...data.tokenization import content_window, encode_text, windows
+from ...data.tokenization import WordEncoding, content_window, encode_text, windows
 from ...errors import InputError
 from ..inputs import as_texts, positive_int
-from ..results import Entity, check_finite
+from ..results import check_finite
 from .classification import softmax
 from .ner_decode import best_window_per_token, decode_entities, word_predictions
 
@@ -25,6 +25,16 @@ def default_stride(window: int) -> int:
 def entities(system: SystemModel, texts, adapter: Adapter | str, batch_size: int = 32, stride: int | None = None):
     """Entities per text (one list for one str); each token is read in the window where it is most central."""
     items, single = as_texts(texts)
+    found = system.require(adapter, "ner")[0]
+    out = [decode_entities(text, enc, word_predictions(enc, probs), found.labels) if probs is not None else []
+           for text, (enc, probs) in zip(items, token_probabilities(system, items, found, batch_size, stride))]
+    return out[0] if single else out
+
+
+def token_probabilities(system: SystemModel, items: list[str], adapter: Adapter | str, batch_size: int = 32,
+                        stride: int | None = None) -> list[tuple[WordEncoding, np.ndarray | None]]:
+    """Each text's sub-words and their label probabilities [sub-words, labels] (None: no sub-word), each
+    token read in the window where it is most central (what ``entities`` decodes; ``migrate``'s teacher)."""
     found, weight, bias = system.require(adapter, "ner")
     batch_size = positive_int(batch_size, "batch_size")
     size = content_window(found.max_length)
@@ -41,15 +51,14 @@ def entities(system: SystemModel, texts, adapter: Adapter | str, batch_size: int
     for i, h in system.batched(rows, found, batch_size):
         logits_of[i] = h[1:-1] @ weight.T + bias
         check_finite(logits_of[i], found)
-    out: list[list[Entity]] = []
+    out: list[tuple[WordEncoding, np.ndarray | None]] = []
     row = 0
-    for text, enc, spans in zip(items, encs, spans_of):
+    for enc, spans in zip(encs, spans_of):
         if not spans:
-            out.append([])
+            out.append((enc, None))
             continue
         pick = best_window_per_token(len(enc.ids), spans)
         logits = np.stack([logits_of[row + w][p] for w, p in pick])
         row += len(spans)
-        words = word_predictions(enc, softmax(logits))
-        out.append(decode_entities(text, enc, words, found.labels))
-    return out[0] if single else out
+        out.append((enc, softmax(logits)))
+    return out

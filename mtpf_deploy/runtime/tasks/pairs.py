@@ -40,15 +40,20 @@ def similarity(system: SystemModel, pairs, adapter: Adapter | str, batch_size: i
     return scores[0] if single else scores
 
 
+def pair_probabilities(found, weight: np.ndarray, bias: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The ``pair-tc`` head's probabilities on [u, v, |u - v|, u * v]."""
+    logits = np.concatenate([u, v, np.abs(u - v), u * v], 1) @ weight.T + bias
+    check_finite(logits, found)
+    return softmax(logits)
+
+
 def classify_pairs(system: SystemModel, pairs, adapter: Adapter | str, batch_size: int = 32):
     """The ``pair-tc`` head on [u, v, |u - v|, u * v]. One result for one pair."""
     call = _embedded(system, pairs, adapter, "pair-tc", batch_size)
     if call is None:
         return []
     single, found, weight, bias, u, v, la, lb = call
-    logits = np.concatenate([u, v, np.abs(u - v), u * v], 1) @ weight.T + bias
-    check_finite(logits, found)
-    probs = softmax(logits)
+    probs = pair_probabilities(found, weight, bias, u, v)
     window = content_window(found.max_length)
     out = classifications(found.labels, probs, [max(a, b) > window for a, b in zip(la, lb)],
                           [a + b for a, b in zip(la, lb)], [a == 0 or b == 0 for a, b in zip(la, lb)])
