@@ -133,3 +133,25 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tiny_bundle, new, tmp_
     for name in a.lora:
         np.testing.assert_allclose(a.lora[name], b.lora[name], atol=1e-6)
     np.testing.assert_allclose(a.head["weight"], b.head["weight"], atol=1e-6)
+
+
+def test_batch_mode_migrates_every_adapter_with_one_line_each(tiny_bundle, new, tmp_path):
+    from click.testing import CliRunner
+
+    from mtpf_deploy.cli import main
+
+    bert, bundle = new
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(TEXTS[:120]) + "\n")
+    res = CliRunner().invoke(main, ["migrate", "--from", str(tiny_bundle), "--to", str(bundle), "--new-backbone",
+                                    str(bert), "--texts", str(texts), "--epochs", "1", "--min-agreement", "0",
+                                    "--out-dir", str(tmp_path / "migrated")])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(line) for line in res.output.splitlines() if line.startswith("{")]
+    assert [(x["adapter"], x["status"]) for x in lines] == [("ner", "migrated"), ("tc", "migrated")]
+    assert {p.name for p in (tmp_path / "migrated").glob("*.mtpfa")} == {"ner.mtpfa", "tc.mtpfa"}
+    refused = CliRunner().invoke(main, ["migrate", "--from", str(tiny_bundle), "--to", str(bundle), "--new-backbone",
+                                        str(bert), "--texts", str(texts), "--epochs", "1", "--min-agreement", "1",
+                                        "--out-dir", str(tmp_path / "strict")])
+    assert refused.exit_code != 0 and "2 of 2 adapters were not migrated" in refused.output
+    assert [json.loads(line)["status"] for line in refused.output.splitlines() if line.startswith("{")] == ["refused"] * 2
