@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from ...data.tokenization import content_window, encode_text_with_spans, load_tokenizer, special_ids
 from ...formats.atomic import atomic_dir
 from ..encoder import load_encoder, lora_config, mean_pool
+from ..features import pad_batch
 from .teacher import Targets
 
 
@@ -107,13 +108,8 @@ def examples(backbone: Path, targets: Targets, max_length: int) -> list[Example]
 
 
 def _pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
-    return ids, mask
+    b = pad_batch(rows, pad)
+    return b["input_ids"], b["attention_mask"]
 
 
 def batch_loss(student: Student, batch: list[int], exs: list[Example], targets: Targets, pad: int) -> torch.Tensor:
