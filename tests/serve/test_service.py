@@ -156,3 +156,31 @@ def test_schemathesis_against_the_committed_spec(service):
             assert str(r.status_code) in listed, (case.method, case.path, r.status_code, r.text)
 
         check()
+
+
+def test_uploads_are_held_to_the_bundles_trust_policy(row_bundle, tmp_path):
+    """A bundle that ships trust.json: an unsigned upload is refused with the reason; signed, it is stored."""
+    import base64
+    import shutil
+
+    from tests.formats.test_signature import _keygen, _policy, _sign
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(row_bundle, bundle)
+    key, entry = _keygen(tmp_path, "acme")
+    shutil.copy(_policy(tmp_path, [entry]), bundle / "trust.json")
+    registry = Registry(tmp_path / "state")
+    token = registry.add_app("a")
+    upload = tmp_path / "ner.mtpfa"
+    shutil.copy(bundle / "adapters" / "ner.mtpfa", upload)
+    with TestClient(build_app(ServeConfig(bundle=str(bundle), state=str(tmp_path / "state")))) as client:
+        r = client.put("/v1/adapters/mine", content=upload.read_bytes(), headers=auth(token))
+        assert r.status_code == 422 and "is not signed" in r.json()["error"]["message"]
+        signature = base64.b64encode(_sign(upload, key).read_bytes()).decode()
+        r = client.put("/v1/adapters/mine", content=upload.read_bytes(), headers={**auth(token),
+                                                                                  "X-Adapter-Signature": signature})
+        assert r.status_code == 201, r.text
+        r = client.put("/v1/adapters/other", content=upload.read_bytes(), headers={**auth(token),
+                                                                                   "X-Adapter-Signature": "%%%"})
+        assert r.status_code == 422 and r.json()["error"]["reason"] == "bad_signature"
+        assert client.post("/v1/predict", json={"adapter": "mine", "texts": TEXTS}, headers=auth(token)).status_code == 200
