@@ -8,8 +8,8 @@ bundles), with the migration's agreement with its teacher on held-back texts bes
         [--datasets wnut17,conll2003@0.01,conll2003@0.1,banking77] [--seeds 0,1,2] [--budgets 1000,5000,20000] \\
         [--direction forward|reverse]
 
-Old backbone: the default (all-MiniLM-L6-v2); new: a pretrain run (MTPF-TPL, ``bench_out/migration/prep.sh``:
-300 steps, spaCy pseudo labels on 20,000 Leipzig sentences); ``reverse`` swaps them. Unlabelled texts: the
+Old backbone: the default (all-MiniLM-L6-v2); new: a pretrain run (MTPF-TPL, ``benchmarks/migration_prep.sh``:
+300 steps, spaCy pseudo labels on the 10,000 Leipzig sentences); ``reverse`` swaps them. Unlabelled texts: the
 dataset's own train texts with the labels dropped, then Leipzig Wikipedia sentences. Resumable: every finished
 cell is one file in docs/results/migration/ (the adapters, bundles and migration state stay in --work)."""
 from __future__ import annotations
