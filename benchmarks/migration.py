@@ -88,9 +88,15 @@ def pct(cell: dict | None, metric: str) -> str:
     return f"{100 * cell[metric]:.2f}" if cell and metric in cell else "—"
 
 
+def _metric(cell: dict | None) -> str:
+    return "f1" if cell and "f1" in cell else "accuracy"
+
+
 def write_report() -> None:
-    """The finished cells as a table (docs/results/migration.md) and a curve per dataset (migration.png)."""
+    """The finished cells as tables (docs/results/migration.md: per seed, then the mean over seeds of
+    migrated − retrained per budget) and a curve per dataset over seeds (migration.png)."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -100,34 +106,52 @@ def write_report() -> None:
     lines = ["# Migration evidence (issue 27)", "", "Finished cells of `benchmarks/migration.py` (its module docstring "
              "has the command; regenerate with `--report`). Scores on the test split through the runtime (fp32 "
              "bundles): entity F1 for NER, accuracy for TC. Agreement: the migrated adapter against its teacher on "
-             "held-back unlabelled texts.", "",
+             "held-back unlabelled texts. CPU s: the migration's process time (2 threads), teacher pass included.", "",
              "| direction / dataset / seed | original (labels, old) | retrained (labels, new) | unlabelled texts | "
-             "migrated | migrated − retrained | agreement | CPU s |", "|---|---|---|---|---|---|---|---|"]
-    fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(5 * max(1, len(keys)), 3.6), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+             "migrated | migrated − retrained | migrated − original | agreement | CPU s |", "|---|---|---|---|---|---|---|---|---|"]
+    curves: dict[str, dict[int, list[tuple[float, float, float]]]] = {}  # dataset -> budget -> (delta, migrated, agreement)
+    for key in keys:
         original, retrained = cells.get(f"{key}__original"), cells.get(f"{key}__retrained")
-        metric = "f1" if original and "f1" in original else "accuracy"
+        metric = _metric(original)
         migrated = sorted((int(n.rsplit("_", 1)[1]), c) for n, c in cells.items()
                           if n.startswith(f"{key}__migrated_") and metric in c)
         head = f"| {key.replace('__', ' / ')} | {pct(original, metric)} | {pct(retrained, metric)} |"
         if not migrated:
-            lines.append(head + " — | — | — | — | — |")
-        for _, c in migrated:
+            lines.append(head + " — | — | — | — | — | — |")
+        for budget, c in migrated:
             delta = f"{100 * (c[metric] - retrained[metric]):+.2f}" if retrained else "—"
-            lines.append(f"{head} {c['texts']} | {pct(c, metric)} | {delta} | {c['agreement']:.3f} "
+            vs_teacher = f"{100 * (c[metric] - original[metric]):+.2f}" if original else "—"
+            lines.append(f"{head} {c['texts']} | {pct(c, metric)} | {delta} | {vs_teacher} | {c['agreement']:.3f} "
                          f"({c['agreement_measure']}) | {c['cpu_seconds']:.0f} |")
-        if migrated:
-            ax.plot([b for b, _ in migrated], [100 * c[metric] for _, c in migrated], "o-", label="migrated (no labels)")
-            ax.plot([b for b, _ in migrated], [100 * c["agreement"] for _, c in migrated], "s--",
-                    label="agreement with teacher")
-        for ref, style, label in ((original, ":", "original (labels, old)"), (retrained, "-.", "retrained (labels, new)")):
-            if ref:
-                ax.axhline(100 * ref[metric], linestyle=style, color="grey" if ref is original else "black", label=label)
-        ax.set(title=key.replace("__", " / "), xlabel="unlabelled texts", ylabel=f"{metric} ×100")
+            if retrained:
+                curves.setdefault(key.rsplit("__", 1)[0], {}).setdefault(budget, []).append(
+                    (100 * (c[metric] - retrained[metric]), 100 * c[metric], 100 * c["agreement"]))
+    lines += ["", "Mean over seeds (± sample standard deviation where there are several):", "",
+              "| direction / dataset | budget | seeds | migrated − retrained | agreement |", "|---|---|---|---|---|"]
+
+    def mean_sd(values: list[float]) -> str:
+        return f"{np.mean(values):+.2f}" + (f" ± {np.std(values, ddof=1):.2f}" if len(values) > 1 else "")
+
+    for dataset, budgets in sorted(curves.items()):
+        for budget, rows in sorted(budgets.items()):
+            lines.append(f"| {dataset.replace('__', ' / ')} | {budget} | {len(rows)} | {mean_sd([r[0] for r in rows])} | "
+                         f"{np.mean([r[2] for r in rows]):.1f} |")
+    fig, axes = plt.subplots(1, max(1, len(curves)), figsize=(5 * max(1, len(curves)), 3.6), squeeze=False)
+    for ax, (dataset, budgets) in zip(axes[0], sorted(curves.items())):
+        xs = sorted(budgets)
+        for index, label, style in ((0, "migrated − retrained", "o-"), (2, "agreement − 100", "s--")):
+            ys = [[r[index] - (100 if index == 2 else 0) for r in budgets[b]] for b in xs]
+            ax.errorbar(xs, [np.mean(y) for y in ys], yerr=[np.std(y, ddof=1) if len(y) > 1 else 0 for y in ys],
+                        fmt=style, capsize=3, label=label)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.minorticks_off()
+        ax.set(title=dataset.replace("__", " / "), xlabel="unlabelled texts", ylabel="points")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(OUT.parent / "migration.png", dpi=110)
-    lines += ["", "![migration curves](migration.png)", ""]
+    lines += ["", "![migration curves: migrated minus retrained, and agreement, per budget](migration.png)", ""]
     (OUT.parent / "migration.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from peft import PeftModel
 from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
@@ -28,7 +29,7 @@ from ...formats.bundle import read_bundle_manifest
 from ...formats.hashing import backbone_weights_sha256
 from ...runtime import SystemModel
 from .config import MigrateConfig
-from .student import Student, batch_loss, build_student, examples, load_checkpoint, save_checkpoint
+from .student import Student, batch_loss, build_student, examples, load_checkpoint, lora_layout, save_checkpoint, soft_logreg_head
 from .teacher import Targets, teacher_targets
 
 MAX_HELDOUT = 2000
@@ -117,9 +118,26 @@ def train_student(student: Student, targets: Targets, backbone: Path, max_length
     return losses
 
 
+def fit_tc_head(student: Student, targets: Targets, backbone: Path, max_length: int, cfg: MigrateConfig, log) -> dict:
+    """The tc student's head: a logistic regression on its embeddings of the training texts, fitted to the
+    teacher's class distributions (``soft_logreg_head``); the epochs, if any, start from it."""
+    from ..adapt.tc import embed_texts
+
+    x = embed_texts(student.encoder, load_tokenizer(backbone), list(targets.inputs), max_length, cfg.batch_size,
+                    student.normalize, desc="embedding texts")
+    head, selection = soft_logreg_head(x, np.stack(targets.soft), cfg.seed)
+    with torch.no_grad():
+        student.head.weight.copy_(torch.from_numpy(head["weight"]))
+        student.head.bias.copy_(torch.from_numpy(head["bias"]))
+    tried = ", ".join(f"C={c:g}: {v:.4f}" for c, v in selection["validation_cross_entropy"].items())
+    log(f"tc head: logistic regression on {len(x)} embeddings fitted to the teacher's distributions, C={selection['C']:g}"
+        f" (soft cross-entropy on 20 % held out: {tried})")
+    return selection
+
+
 def write_student(student: Student, manifest: dict, backbone: Path, out: Path) -> None:
     """The student as an adapter folder (PEFT LoRA + head + task.json) for ``pack``."""
-    if hasattr(student.encoder, "save_pretrained") and manifest.get("lora"):
+    if isinstance(student.encoder, PeftModel):
         student.encoder.save_pretrained(out)
     task = manifest["task"]
     head_kind = {"ner": "linear", "tc": "linear", "pair-tc": "linear", "sts": "cosine"}[task]
@@ -216,7 +234,14 @@ def migrate_adapter(cfg: MigrateConfig, adapter: str, out: Path, inputs: list, l
     torch.manual_seed(cfg.seed)
     head = {"weight": old.weight, "bias": old.bias} if old.weight is not None else None
     student = build_student(backbone, manifest, head, init, log)
-    losses = train_student(student, targets, backbone, old.max_length, cfg, work / old.name, log)
+    head_fit = None
+    if old.task == "tc":  # the head adapt tc would fit, to the teacher's distributions instead of labels
+        head_fit = fit_tc_head(student, targets, backbone, old.max_length, cfg, log)
+    if old.task != "tc" or lora_layout(manifest) is not None:
+        losses = train_student(student, targets, backbone, old.max_length, cfg, work / old.name, log)
+    else:
+        losses = []
+        log("head-only tc adapter: the fitted head is the migrated adapter (no epochs)")
     from ...export.pack import pack_single
 
     with tempfile.TemporaryDirectory(prefix=".migrate-", dir=out.parent if out.parent.exists() else None) as tmp:
@@ -234,7 +259,7 @@ def migrate_adapter(cfg: MigrateConfig, adapter: str, out: Path, inputs: list, l
                   "old_backbone_sha256": old_bb["weights_sha256"], "new_backbone_sha256": new_bb["weights_sha256"],
                   "texts": len(train), "heldout": len(heldout), "texts_sha256": texts_digest(train),
                   "epochs": cfg.epochs, "losses": losses, "agreement": agree, "min_agreement": cfg.min_agreement,
-                  "init_lora": str(init) if init else None}
+                  "init_lora": str(init) if init else None, "tc_head": head_fit}
         if agree["score"] < cfg.min_agreement:
             raise MtpfError(f"adapter {old.name!r}: the migrated adapter agrees {agree['score']:.3f} with the teacher on "
                             f"{len(heldout)} held-back texts ({agree['measure']}), below --min-agreement "

@@ -4,13 +4,16 @@ kind, trained to match the teacher (soft cross-entropy on label distributions; s
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from peft import get_peft_model
+from peft import PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 
 from ...data.tokenization import content_window, encode_text_with_spans, load_tokenizer, special_ids
 from ...formats.atomic import atomic_dir
@@ -58,11 +61,17 @@ def lora_layout(manifest: dict) -> tuple[list[str], list[int], int, float] | Non
 
 
 def build_student(backbone: Path, manifest: dict, head: dict | None, init_adapter: Path | None, log) -> Student:
-    """The student for an adapter file's ``manifest`` (and its head, which only sts keeps: its scale)."""
+    """The student for an adapter file's ``manifest`` (and its head, which only sts keeps: its scale). A
+    head-only tc adapter embeds, on the new backbone, with the new backbone's task-primary LoRA when there
+    is one (frozen: as ``adapt tc --embed-adapter`` does)."""
     encoder = load_encoder(backbone)
     layout = lora_layout(manifest)
     model: torch.nn.Module = encoder
-    if layout is not None:
+    if layout is None and manifest["task"] == "tc" and init_adapter is not None \
+            and (init_adapter / "adapter_config.json").is_file():
+        model = PeftModel.from_pretrained(encoder, init_adapter)
+        log(f"embedding with {init_adapter} (frozen), as adapt tc --embed-adapter")
+    elif layout is not None:
         families, layers, rank, alpha = layout
         model = get_peft_model(encoder, lora_config(rank, int(alpha), families, layers, 0.0))
         if init_adapter is not None:
@@ -76,6 +85,51 @@ def build_student(backbone: Path, manifest: dict, head: dict | None, init_adapte
             student.head.weight.copy_(torch.from_numpy(np.array(head["weight"])).reshape(1, 1))
             student.head.bias.copy_(torch.from_numpy(np.array(head["bias"])).reshape(1))
     return student
+
+
+STRENGTHS = (1.0, 10.0, 100.0)  # logistic regression's C (inverse L2 strength) tried by ``soft_logreg_head``
+
+
+def fit_soft_head(x: np.ndarray, soft: np.ndarray, c: float, seed: int, floor: float) -> dict[str, np.ndarray]:
+    """One logistic regression at L2 strength ``c`` to soft targets, as a [C, H] softmax head."""
+    rows, cols = np.nonzero(soft >= floor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x[rows], cols,
+                                                                             sample_weight=soft[rows, cols])
+    weight = np.zeros((soft.shape[1], x.shape[1]), np.float32)
+    bias = np.zeros(soft.shape[1], np.float32)
+    coef, intercept = clf.coef_, clf.intercept_
+    if coef.shape[0] == 1:  # two labels seen: binary logistic regression as a two-row softmax
+        coef, intercept = np.concatenate([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
+    seen = clf.classes_.astype(int)
+    weight[seen], bias[seen] = coef, intercept
+    bias[np.setdiff1d(np.arange(soft.shape[1]), seen)] = float(intercept.min()) - 10.0
+    return {"weight": weight, "bias": bias}
+
+
+def soft_cross_entropy(x: np.ndarray, soft: np.ndarray, head: dict[str, np.ndarray]) -> float:
+    """Mean cross-entropy of ``head``'s softmax on ``x`` to the distributions ``soft``."""
+    logits = x @ head["weight"].T + head["bias"]
+    logits -= logits.max(1, keepdims=True)
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    return float(-(soft * logp).sum(1).mean())
+
+
+def soft_logreg_head(x: np.ndarray, soft: np.ndarray, seed: int, floor: float = 0.01,
+                     strengths: tuple[float, ...] = STRENGTHS) -> tuple[dict[str, np.ndarray], dict]:
+    """A softmax head [C, H] fitted by logistic regression (``adapt tc``'s classifier) to soft targets: each
+    input once per label it gives at least ``floor`` probability, weighted by that probability (the soft
+    cross-entropy plus an L2 penalty). The penalty is chosen without labels: the one whose head, fitted on
+    80 % of the inputs, has the lowest soft cross-entropy to the teacher on the other 20 %; then refitted
+    on all. Labels no input gives ``floor`` get a zero row and a bias below every other. Returns the head
+    and the selection (each C's validation cross-entropy, the chosen C)."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    val, fit = order[: max(1, len(x) // 5)], order[max(1, len(x) // 5):]
+    scores = {c: soft_cross_entropy(x[val], soft[val], fit_soft_head(x[fit], soft[fit], c, seed, floor))
+              for c in strengths} if len(fit) >= 2 and len(strengths) > 1 else {}
+    best = min(scores, key=lambda c: scores[c]) if scores else strengths[0]
+    return fit_soft_head(x, soft, best, seed, floor), {"C": best, "validation_cross_entropy": scores}
 
 
 @dataclass
