@@ -38,7 +38,18 @@ class ExportConfig(Settings):
     activation_scales: str = setting("per-tensor", "int8 activations: one dynamic scale per tensor (ONNX Runtime's "
                                      "quantizer; it spans the batch, so the runtime runs int8 rows one by one), or one "
                                      "per token (a row's numbers do not depend on its batch: rows are batched; LoRA "
-                                     "products in fp32; docs/serving.md)", choices=ACTIVATION_SCALES)
+                                     "products in fp32; docs/serving.md), or static: one fixed scale per tensor from "
+                                     "--calibration-texts (batch-independent at per-tensor speed; LoRA products in fp32; "
+                                     "docs/export.md)", choices=ACTIVATION_SCALES)
+    calibration_texts: str | None = setting(None, "--activation-scales static: texts, one per line (empty lines skipped), "
+                                            "whose activation ranges fix the int8 scales; the first "
+                                            "--calibration-limit are used and the bundle records their count and sha256",
+                                            path="file")
+    calibration_limit: int = setting(1000, "use at most this many calibration texts", bounds=(1, 100_000))
+    calibration_range: str = setting("mean", "--activation-scales static: each tensor's range is the mean over the "
+                                     "calibration texts of each text's own min and max (what a dynamic scale sees for "
+                                     "one text), or the overall min and max (nothing saturates on those texts)",
+                                     choices=("mean", "max"))
     row_adapters: bool = setting(False, "ONNX: LoRA slot inputs with a batch dimension (a LoRA per row), so one pass "
                                         "serves rows of different adapters (SystemModel.run_mixed, serve); implies "
                                         "per-token activation scales, fp32 LoRA products and no slot layouts "

@@ -21,6 +21,7 @@ from ..formats.hashing import backbone_weights_sha256
 from ..formats.lora_slots import bert_slots
 from .accuracy_gate import load_gate_examples, parse_gate_specs, run_gate
 from .backends import ExportJob, write_backend
+from .calibration import calibration_for
 from .config import ExportConfig
 from .ort_adapter import ort_adapter_path
 from .pack import adapter_card, attach_pooler, backbone_binding, check_rank, pack_adapter
@@ -94,6 +95,7 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
     if gate_sources and ("onnx" not in backends or cfg.precision != "int8"):
         raise MtpfError("--gate-data compares the int8 ONNX backbone with fp32: it needs --backend onnx and --precision int8")
     gate_examples = load_gate_examples(tasks, gate_sources, cfg.gate_format, cfg.data_root)
+    calibration = calibration_for(cfg)
     cards = {}
     for name, adapter in parsed.items():
         attach_pooler(adapter, backbone_binding(adapter, weights_sha, str(adapters[name]), cfg.assume_backbone),
@@ -115,7 +117,7 @@ def export_bundle(backbone: str | Path, adapters: dict[str, Path], out: Path, cf
         }
         progress = tqdm(total=len(backends) + len(parsed), desc="export", unit="step", disable=None, leave=False)
         say = progress_log(progress, log)
-        job = ExportJob(backbone_dir, cfg, tmp, slots, max_length, say)
+        job = ExportJob(backbone_dir, cfg, tmp, slots, max_length, say, calibration)
         for name in backends:
             progress.set_description(f"export: {name} backbone")
             part = write_backend(name, job)

@@ -30,9 +30,11 @@ from . import strict_json
 from .adapter_file import NAME, SHA256, SLOT_INPUT
 
 FORMAT = "mtpf-bundle"
-# int8 activations: one dynamic scale per tensor (ONNX Runtime's quantizer: it spans the whole batch), or one
-# per token (export/backends/onnx/activation_scales.py: a row's numbers do not depend on its batch)
-ACTIVATION_SCALES = ("per-tensor", "per-token")
+# int8 activations: one dynamic scale per tensor (ONNX Runtime's quantizer: it spans the whole batch), one per
+# token, or one fixed (calibrated) scale per tensor (export/backends/onnx/activation_scales.py: with the last two a
+# row's numbers do not depend on its batch)
+ACTIVATION_SCALES = ("per-tensor", "per-token", "static")
+BATCH_INDEPENDENT_SCALES = ("per-token", "static")
 BACKENDS = ("onnx", "executorch")
 VERSION = 1
 MANIFEST = "manifest.json"

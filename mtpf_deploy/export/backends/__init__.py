@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ...formats.bundle import BACKENDS
 from ...formats.lora_slots import Slot
+from ..calibration import CalibrationTexts
 from ..config import ExportConfig
 
 
@@ -24,6 +25,7 @@ class ExportJob:
     slots: list[Slot]
     max_length: int
     log: Callable[[str], None]
+    calibration: CalibrationTexts | None = None  # --activation-scales static
 
 
 def write_backend(name: str, job: ExportJob) -> dict:

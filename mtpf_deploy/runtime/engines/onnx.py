@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ...errors import BundleError
-from ...formats.bundle import GRAPH_OPTIMIZATION_LEVELS, ONNXRUNTIME, onnxruntime_options, verified_file
+from ...formats.bundle import BATCH_INDEPENDENT_SCALES, GRAPH_OPTIMIZATION_LEVELS, ONNXRUNTIME, onnxruntime_options, verified_file
 from ...formats.lora_int8 import int8_feed, quantize_columns
 from ...formats.lora_slots import ROWS_INPUT, Slot, smallest_layout
 from .base import Engine
@@ -80,7 +80,7 @@ class OnnxEngine(Engine):
         self._lock = threading.Lock()
         self.int8_lora = bb.get("lora_precision") == "int8"
         # DynamicQuantizeLinear: one scale per tensor, unless the bundle quantizes activations per token
-        self.rows_share_quantization = bb.get("precision") == "int8" and bb.get("activation_scales") != "per-token"
+        self.rows_share_quantization = bb.get("precision") == "int8" and bb.get("activation_scales") not in BATCH_INDEPENDENT_SCALES
         self.row_adapters = bool(bb.get("row_adapters", False))  # stacked slot inputs picked per row
         self.slots = [Slot.from_json(s) for s in bb["slots"]]
         self._bank: tuple[dict[str, np.ndarray], dict[int, int], tuple] | None = None  # set_bank

@@ -5,13 +5,18 @@ slot defaults, and the slot-layout graphs cut from it (``layouts.py``). Its mani
 onnxruntime (the session options it needs; docs/formats.md)."""
 from __future__ import annotations
 
-import onnx
+from pathlib import Path
 
+import numpy as np
+import onnx
+from tqdm import tqdm
+
+from ....data.tokenization import load_tokenizer, truncated_rows
 from ....formats.bundle import ONNXRUNTIME
 from ....formats.hashing import sha256_file
-from ....formats.lora_slots import layout_slots
+from ....formats.lora_slots import ROWS_INPUT, layout_slots
 from .. import ExportJob
-from .activation_scales import per_token_activations
+from .activation_scales import calibrate_ranges, per_token_activations, static_activations
 from .fusions import fuse_for_ort
 from .graph import add_slot_defaults, export_onnx, quantize_int8
 from .layouts import locate_tensors, slot_weights, write_layout
@@ -30,9 +35,11 @@ def write(job: ExportJob) -> dict:
     raw = tmp / "backbone.export.onnx"
     log(f"exporting {job.backbone_dir} to ONNX (opset {cfg.opset}) ...")
     export_onnx(job.backbone_dir, raw, cfg.opset, row_adapters=cfg.row_adapters)
-    per_token = cfg.precision == "int8" and (cfg.activation_scales == "per-token" or cfg.row_adapters)
-    # int8 LoRA products quantize their inputs per tensor (lora_int8.py): per-token bundles keep them fp32
-    lora_precision = "int8" if cfg.precision == "int8" and cfg.int8_lora and not per_token else "fp32"
+    scales = "per-token" if cfg.row_adapters and cfg.activation_scales == "per-tensor" else cfg.activation_scales
+    per_token = cfg.precision == "int8" and scales == "per-token"
+    static = cfg.precision == "int8" and scales == "static"
+    # int8 LoRA products quantize their inputs per tensor (lora_int8.py): batch-independent bundles keep them fp32
+    lora_precision = "int8" if cfg.precision == "int8" and cfg.int8_lora and not (per_token or static) else "fp32"
     if lora_precision == "int8":
         lora_to_int8(raw, job.slots)
     fusions: dict[str, int] = {}
@@ -44,7 +51,8 @@ def write(job: ExportJob) -> dict:
         log("fused for ONNX Runtime: " + ", ".join(f"{k} {v}" for k, v in fusions.items()))
     model = tmp / FILE
     if cfg.precision == "int8":
-        log(f"quantizing to int8 (dynamic, per-channel {' + '.join(cfg.int8_ops)} weights; LoRA {lora_precision}) ...")
+        log(f"quantizing to int8 (per-channel {' + '.join(cfg.int8_ops)} weights, activation scales {scales}; "
+            f"LoRA {lora_precision}) ...")
         quantize_int8(raw, model, tuple(cfg.int8_ops), tuple(cfg.int8_keep_fp32), cfg.int8_embeddings)
         raw.unlink()
         if lora_precision == "int8":
@@ -54,6 +62,8 @@ def write(job: ExportJob) -> dict:
     else:
         raw.rename(model)
     add_slot_defaults(model, job.slots)
+    if static:
+        fusions["static_activation_scales"] = calibrate_static(job, model)
     log(f"{FILE}: {model.stat().st_size / 1e6:.1f} MB ({cfg.precision}), {len(job.slots)} LoRA slots")
     graph = onnx.load(str(model))
     weights = slot_weights(graph, job.slots)
@@ -71,4 +81,20 @@ def write(job: ExportJob) -> dict:
     return {"file": model.name, "sha256": sha256_file(model), "opset": cfg.opset, "int8_options": cfg.int8_options,
             "precision": cfg.precision, "lora_precision": lora_precision, "fusions": fusions, "layouts": layouts,
             "slot_weights": weights, "onnxruntime": ONNXRUNTIME, "row_adapters": cfg.row_adapters,
-            "activation_scales": "per-token" if per_token else "per-tensor"}
+            "activation_scales": scales if cfg.precision == "int8" else "per-tensor",
+            **({"calibration": job.calibration.record(cfg.calibration_range)} if static and job.calibration else {})}
+
+
+def calibrate_static(job: ExportJob, model: Path) -> int:
+    """Fix every activation scale of the int8 ``model`` from the calibration texts, each run alone with no
+    adapter (``activation_scales.calibrate_ranges``); returns how many quantizations it rewrote."""
+    if job.calibration is None:
+        raise RuntimeError("static activation scales need calibration texts")
+    tok = load_tokenizer(job.backbone_dir)
+    rows, _ = truncated_rows(tok, job.calibration.texts, job.max_length)
+    inputs = {i.name for i in onnx.load(str(model), load_external_data=False).graph.input}
+    feeds = ({"input_ids": np.array([row], np.int64), "attention_mask": np.ones((1, len(row)), np.int64),
+              **({ROWS_INPUT: np.zeros(1, np.int64)} if ROWS_INPUT in inputs else {})}
+             for row in tqdm(rows, desc="calibrating int8 scales", unit="text", disable=None, leave=False))
+    job.log(f"calibrating int8 activation scales on {len(rows)} texts ({job.cfg.calibration_range} of each text's range)")
+    return static_activations(model, calibrate_ranges(model, feeds, job.cfg.calibration_range))

@@ -1,10 +1,13 @@
-"""Per-token activation scales for an int8 graph: each ``DynamicQuantizeLinear`` (one scale and zero point
+"""Batch-independent activation scales for an int8 graph. Per token: each ``DynamicQuantizeLinear`` (one scale and zero point
 over the whole input tensor, i.e. over every row and padded position of a batch) becomes a quantization
 with one scale per token (``absmax / 127``, zero point 128 in uint8). A token's numbers then depend on that
 token alone: results are the same whatever else is in the batch and however much padding it has, which is
-what batching rows of different callers together (``SystemModel.run_mixed``, ``serve``) needs."""
+what batching rows of different callers together (``SystemModel.run_mixed``, ``serve``) needs. Static: each
+``DynamicQuantizeLinear`` becomes a ``QuantizeLinear`` with a fixed scale and zero point calibrated on texts
+(``calibrate_ranges``, ``static_activations``): batch-independent too, with no per-call range ops."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +88,67 @@ def per_token_activations(path: Path) -> int:
     nodes = [m for n in nodes for m in ([n, after[n.name]] if n.name in after else [n])]
     if rewritten:
         graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items())
+        del graph.node[:]
+        graph.node.extend(nodes)
+        onnx.save(model, str(path))
+    return rewritten
+
+
+def quantized_activations(path: Path) -> list[str]:
+    """The inputs of ``path``'s ``DynamicQuantizeLinear`` nodes, in graph order."""
+    model = onnx.load(str(path), load_external_data=False)
+    return [n.input[0] for n in model.graph.node if n.op_type == "DynamicQuantizeLinear"]
+
+
+def calibrate_ranges(path: Path, feeds: Iterable[dict[str, np.ndarray]],
+                     statistic: str = "mean") -> dict[str, tuple[float, float]]:
+    """Each quantized activation's (min, max) over ``feeds`` (one text per feed, so padding plays no part),
+    run by ONNX Runtime on ``path`` with those activations as extra outputs: the mean of each text's own
+    extremes (``statistic="mean"``) or the extremes over all texts (``"max"``). Ranges always hold 0, as
+    ``DynamicQuantizeLinear``'s do."""
+    import onnxruntime as ort
+
+    model = onnx.load(str(path))
+    names = [n.input[0] for n in model.graph.node if n.op_type == "DynamicQuantizeLinear"]
+    model.graph.output.extend(helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, None) for x in names)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    lows, highs = [], []
+    for feed in feeds:
+        values = session.run(names, feed)
+        lows.append([min(0.0, float(v.min())) for v in values])
+        highs.append([max(0.0, float(v.max())) for v in values])
+    if not lows:
+        raise ValueError("no calibration feeds")
+    lo, hi = np.array(lows), np.array(highs)
+    lo, hi = (lo.mean(0), hi.mean(0)) if statistic == "mean" else (lo.min(0), hi.max(0))
+    return {x: (float(lo[i]), float(hi[i])) for i, x in enumerate(names)}
+
+
+def static_activations(path: Path, ranges: dict[str, tuple[float, float]]) -> int:
+    """Rewrite every ``DynamicQuantizeLinear`` of ``path`` in place into a ``QuantizeLinear`` with the fixed
+    scale and zero point of its calibrated (min, max), computed as ``DynamicQuantizeLinear`` computes them
+    from one tensor (uint8, ``(max − min) / 255``): a token's numbers then depend on nothing else in the
+    batch, and no range is measured per call. Values past the calibrated range saturate. Returns how many."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    nodes, rewritten = [], 0
+    for n in graph.node:
+        if n.op_type != "DynamicQuantizeLinear":
+            nodes.append(n)
+            continue
+        x, (q, scale, zero_point) = n.input[0], n.output
+        if x not in ranges:
+            raise RuntimeError(f"{path.name}: no calibrated range for {x}")
+        lo, hi = min(0.0, ranges[x][0]), max(0.0, ranges[x][1])
+        step = max((hi - lo) / 255.0, TINY)
+        point = int(np.clip(np.round(-lo / step), 0, 255))
+        graph.initializer.append(numpy_helper.from_array(np.array(step, np.float32), scale))
+        graph.initializer.append(numpy_helper.from_array(np.array(point, np.uint8), zero_point))
+        nodes.append(helper.make_node("QuantizeLinear", [x, scale, zero_point], [q], name=f"{n.name}.static"))
+        rewritten += 1
+    if rewritten:
         del graph.node[:]
         graph.node.extend(nodes)
         onnx.save(model, str(path))
